@@ -1,0 +1,314 @@
+"""Text commands (buttons map onto the same commands), each with its permission check.
+
+A person may cause an error (a bad number, no permission, a stale button): that is an answer,
+never an exception, and it changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlmodel import func, select
+
+from handlers import texts
+from handlers.effects import Effects
+from handlers.messages import IncomingMessage
+from handlers.tickets import (
+    check,
+    close,
+    dispatch,
+    mark_done,
+    opened_at_local,
+    reopen,
+    reporters_of,
+)
+from intents.model import IntentSpec
+from storage.db import utc
+from storage.models import Resident, Ticket, TicketReporter
+
+_COMMAND = re.compile(r"^\s*/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)
+_BIND = re.compile(r"^\s*(绑定|登记)\s*(.+)$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str
+
+
+def parse(text: str) -> Command | None:
+    """``/accept 12`` → Command("accept", "12"); ``绑定 3-2-1201`` → Command("bindhome", ...)."""
+    m = _COMMAND.match(text)
+    if m:
+        return Command(m.group(1).lower(), (m.group(2) or "").strip())
+    m = _BIND.match(text)
+    if m:
+        return Command("bindhome", m.group(2).strip())
+    return None
+
+
+class CommandContext:
+    """What a command needs: the transaction, the sender, and access to the intents."""
+
+    def __init__(
+        self,
+        fx: Effects,
+        msg: IncomingMessage,
+        spec_for: Callable[[str], IntentSpec | None],
+        reload: Callable[[], tuple[bool, str]],
+        locate: Callable[[str], tuple[str | None, str | None, str | None]],
+    ) -> None:
+        self.fx, self.msg, self.spec_for, self.reload, self.locate = fx, msg, spec_for, reload, locate
+
+    def reply(self, text: str, ticket: int | None = None) -> None:
+        self.fx.send(self.msg.sender, text, "reply", ticket, channel=self.msg.channel)
+
+    def refuse(self, reason: str, ticket: int | None = None) -> None:
+        self.fx.send(self.msg.sender, texts.refused(reason), "refused", ticket, channel=self.msg.channel)
+
+
+def _ticket_arg(ctx: CommandContext, args: str, usage: str) -> tuple[Ticket, str] | None:
+    m = re.match(r"^#?(\d+)\s*(.*)$", args, re.S)
+    if not m:
+        ctx.refuse(f"用法：{usage}")
+        return None
+    ticket = ctx.fx.session.get(Ticket, int(m.group(1)))
+    if ticket is None or ticket.community != ctx.fx.community.id:
+        ctx.refuse(f"找不到工单 #{m.group(1)}")
+        return None
+    return ticket, m.group(2).strip()
+
+
+def _state_refusal(ticket: Ticket, verb: str) -> str:
+    return f"工单 #{ticket.id} 当前状态为「{texts.STATUS_NAMES[ticket.status]}」，不能{verb}"
+
+
+def _guard(ctx: CommandContext, ticket: Ticket, action: str, verb: str, who: str) -> bool:
+    verdict = check(ctx.fx, ticket, action, ctx.msg.sender)
+    if verdict.ok:
+        return True
+    if verdict.reason == "forbidden":
+        ctx.refuse(f"只有{who}可以{verb}工单 #{ticket.id}", ticket.id)
+    else:
+        ctx.refuse(_state_refusal(ticket, verb), ticket.id)
+    return False
+
+
+def cmd_accept(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/accept 工单号")
+    if not found:
+        return
+    ticket, _ = found
+    if not _guard(ctx, ticket, "accept", "接单", "处理人"):
+        return
+    before = ticket.status
+    ticket.status, ticket.accepted_at = "accepted", ctx.fx.now
+    ctx.fx.log(ticket, ctx.msg.sender, "accepted", before)
+    ctx.fx.cancel(ticket.id, ["ack_reminder", "ack_escalate"])
+    ctx.fx.session.add(ticket)
+    ctx.reply(f"已接单 #{ticket.id}。处理完请发送 /done {ticket.id} 说明", ticket.id)
+
+
+def cmd_done(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/done 工单号 说明")
+    if not found:
+        return
+    ticket, note = found
+    if not _guard(ctx, ticket, "done", "标记完成", "处理人"):
+        return
+    spec = ctx.spec_for(ticket.intent)
+    mark_done(ctx.fx, ticket, spec, ctx.msg.sender, note)
+    ctx.reply(f"工单 #{ticket.id} 已标记完成，正在请报告人确认。", ticket.id)
+
+
+def cmd_transfer(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/transfer 工单号 人员")
+    if not found:
+        return
+    ticket, target = found
+    if not _guard(ctx, ticket, "transfer", "转派", "处理人或管理员"):
+        return
+    staff = [pid for pid in ctx.fx.community.people if ctx.fx.community.is_staff(pid)]
+    target = target.split()[0] if target else ""
+    if not target or target not in staff:
+        options = "、".join(f"{pid}（{ctx.fx.community.person_name(pid)}）" for pid in staff)
+        ctx.refuse(f"请写明转派给谁：/transfer {ticket.id} 人员编号。可选：{options}", ticket.id)
+        return
+    before = ticket.status
+    ticket.status = "open"
+    ticket.accepted_at = None
+    ctx.fx.log(ticket, ctx.msg.sender, "transferred", before, f"→ {target}")
+    headline = f"{ctx.fx.community.person_name(ctx.msg.sender)}转派给您的工单"
+    dispatch(ctx.fx, ticket, ctx.spec_for(ticket.intent), target, "dispatched", headline)
+    ctx.reply(f"工单 #{ticket.id} 已转派给{ctx.fx.community.person_name(target)}。", ticket.id)
+
+
+def cmd_reject(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/reject 工单号 原因")
+    if not found:
+        return
+    ticket, why = found
+    if not _guard(ctx, ticket, "reject", "退回", "处理人"):
+        return
+    if not why:
+        ctx.refuse(f"请写明原因：/reject {ticket.id} 原因", ticket.id)
+        return
+    community = ctx.fx.community
+    role = community.role_of(ctx.msg.sender)
+    target = community.grid_worker(community.grid_of(ticket.building)) if role == "building_head" else community.admins[0]
+    before = ticket.status
+    ticket.status, ticket.accepted_at = "open", None
+    ctx.fx.log(ticket, ctx.msg.sender, "rejected", before, why)
+    headline = f"{community.person_name(ctx.msg.sender)}退回（{why}），请处理或改派"
+    dispatch(ctx.fx, ticket, ctx.spec_for(ticket.intent), target, "dispatched", headline)
+    ctx.reply(f"工单 #{ticket.id} 已退回，转给{community.person_name(target)}。", ticket.id)
+
+
+def _answer(ctx: CommandContext, args: str, action: str) -> None:
+    found = _ticket_arg(ctx, args, f"/{'fixed' if action == 'fixed' else 'notfixed'} 工单号")
+    if not found:
+        return
+    ticket, _ = found
+    if not _guard(ctx, ticket, action, "确认", "报告人"):
+        return
+    apply_answer(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, action)
+
+
+def apply_answer(fx: Effects, ticket: Ticket, spec: IntentSpec, person: str, action: str) -> None:
+    """A reporter says fixed (close) or not fixed (reopen to the same assignee)."""
+    if action == "fixed":
+        close(fx, ticket, spec, person, "居民确认已解决", by_resident=True)
+    else:
+        reopen(fx, ticket, spec, person, "居民反馈未解决")
+        fx.send(person, texts.reopened_resident(ticket.id), "reply", ticket.id)
+
+
+def cmd_close(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/close 工单号 原因")
+    if not found:
+        return
+    ticket, why = found
+    if not _guard(ctx, ticket, "close", "关闭", "管理员"):
+        return
+    if not why:
+        ctx.refuse(f"关闭工单需要写明原因：/close {ticket.id} 原因", ticket.id)
+        return
+    close(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, why, by_resident=False)
+    ctx.reply(f"工单 #{ticket.id} 已关闭。", ticket.id)
+
+
+def cmd_reopen(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/reopen 工单号")
+    if not found:
+        return
+    ticket, why = found
+    if not _guard(ctx, ticket, "reopen", "重开", "管理员"):
+        return
+    reopen(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, why or "管理员重开")
+    ctx.reply(f"工单 #{ticket.id} 已重新打开。", ticket.id)
+
+
+def _describe(ctx: CommandContext, ticket: Ticket) -> str:
+    spec = ctx.spec_for(ticket.intent)
+    name = spec.name if spec else ticket.intent
+    c = ctx.fx.community
+    return (
+        f"#{ticket.id} {name}｜{texts.place(ticket.building, ticket.unit, ticket.room)}｜"
+        f"{texts.STATUS_NAMES[ticket.status]}｜处理人 {c.person_name(ticket.assignee)}｜{opened_at_local(ticket, c)}"
+    )
+
+
+def cmd_status(ctx: CommandContext, args: str) -> None:
+    found = _ticket_arg(ctx, args, "/status 工单号")
+    if found:
+        ctx.reply(_describe(ctx, found[0]), found[0].id)
+
+
+def cmd_mine(ctx: CommandContext, _args: str) -> None:
+    s, me = ctx.fx.session, ctx.msg.sender
+    assigned = s.exec(
+        select(Ticket).where(Ticket.community == ctx.fx.community.id, Ticket.assignee == me, Ticket.status != "closed")
+    ).all()
+    reported = s.exec(
+        select(Ticket)
+        .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)
+        .where(Ticket.community == ctx.fx.community.id, TicketReporter.person == me, Ticket.status != "closed")
+    ).all()
+    lines = [f"待我处理：{_describe(ctx, t)}" for t in assigned] + [f"我报的：{_describe(ctx, t)}" for t in reported]
+    ctx.reply("\n".join(lines) if lines else "您目前没有未关闭的工单。")
+
+
+def cmd_stats(ctx: CommandContext, _args: str) -> None:
+    if not ctx.fx.community.is_admin(ctx.msg.sender):
+        ctx.refuse("只有管理员可以查看统计")
+        return
+    s, cid = ctx.fx.session, ctx.fx.community.id
+    by_status = dict(s.exec(select(Ticket.status, func.count()).where(Ticket.community == cid).group_by(Ticket.status)).all())
+    by_intent = Counter(
+        dict(s.exec(select(Ticket.intent, func.count()).where(Ticket.community == cid).group_by(Ticket.intent)).all())
+    )
+    escalated = s.exec(select(func.count()).where(Ticket.community == cid, Ticket.escalation_level > 0)).one()
+    reopened = s.exec(select(func.count()).where(Ticket.community == cid, Ticket.reopen_count > 0)).one()
+    status_line = "，".join(f"{texts.STATUS_NAMES[k]} {by_status.get(k, 0)}" for k in texts.STATUS_NAMES)
+    top = "，".join(f"{(ctx.spec_for(k).name if ctx.spec_for(k) else k)} {n}" for k, n in by_intent.most_common(5))
+    ctx.reply(f"工单统计：{status_line}\n升级过 {escalated}，重开过 {reopened}\n最多：{top or '无'}")
+
+
+def cmd_reload(ctx: CommandContext, _args: str) -> None:
+    if not ctx.fx.community.is_admin(ctx.msg.sender):
+        ctx.refuse("只有管理员可以重新加载意图配置")
+        return
+    ok, message = ctx.reload()
+    (ctx.reply if ok else ctx.refuse)(message)
+
+
+def cmd_bindhome(ctx: CommandContext, args: str) -> None:
+    building, unit, room = ctx.locate(args)
+    if not building:
+        ctx.refuse("没认出楼号，请这样写：绑定 3-2-1201（楼-单元-房号）")
+        return
+    fx = ctx.fx
+    row = fx.session.get(Resident, (fx.community.id, ctx.msg.sender)) or Resident(
+        community=fx.community.id, person=ctx.msg.sender, updated_at=fx.now
+    )
+    row.name = ctx.msg.sender_name or row.name
+    row.building, row.unit, row.room, row.updated_at = building, unit, room, fx.now
+    fx.session.add(row)
+    ctx.reply(f"已登记您的住址：{texts.place(building, unit, room)}。以后报修没写楼号时默认是这里。")
+
+
+def cmd_help(ctx: CommandContext, _args: str) -> None:
+    ctx.reply(texts.HELP)
+
+
+COMMANDS: dict[str, Callable[[CommandContext, str], None]] = {
+    "accept": cmd_accept,
+    "done": cmd_done,
+    "transfer": cmd_transfer,
+    "reject": cmd_reject,
+    "fixed": lambda ctx, a: _answer(ctx, a, "fixed"),
+    "notfixed": lambda ctx, a: _answer(ctx, a, "not_fixed"),
+    "close": cmd_close,
+    "reopen": cmd_reopen,
+    "status": cmd_status,
+    "mine": cmd_mine,
+    "stats": cmd_stats,
+    "reload": cmd_reload,
+    "bindhome": cmd_bindhome,
+    "help": cmd_help,
+    "start": cmd_help,
+}
+
+
+def run(ctx: CommandContext, command: Command) -> None:
+    handler = COMMANDS.get(command.name)
+    if handler is None:
+        ctx.refuse(f"不认识的命令 /{command.name}。发送 /help 查看可用命令")
+        return
+    handler(ctx, command.args)
+
+
+__all__ = ["Command", "CommandContext", "apply_answer", "parse", "reporters_of", "run", "utc"]

@@ -1,0 +1,184 @@
+"""The order of decisions for every incoming message — the one entry point of all channels.
+
+1. a duplicate delivery (platform id seen) → ignore;
+2. a command → run it with its permission check;
+3. an answer the bot waits for (which building? is it fixed?) → apply it;
+4. else intake: classify → silence for ``none``, review for unsure, or open / merge a ticket.
+
+Everything one message changes is written in one transaction, outbox rows included.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from handlers import commands
+from handlers.answers import read_bare_building, read_resolution
+from handlers.effects import Effects
+from handlers.followups import run_followup
+from handlers.intake import intake, open_clarified, pending_for, to_review
+from handlers.messages import IncomingMessage
+from handlers.texts import resolution_options
+from intents.model import Classification, IntentSpec
+from storage.community import CommunityRegistry
+from storage.db import Database, utc
+from storage.models import FollowUp, SeenMessage, Ticket
+
+log = logging.getLogger(__name__)
+
+
+class IntentSource(Protocol):
+    """What the core needs of the intent engine (``intents.registry.IntentRegistry``)."""
+
+    @property
+    def classifier(self): ...  # noqa: ANN201
+    @property
+    def intents(self): ...  # noqa: ANN201
+    def reload(self): ...  # noqa: ANN201
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a message (for logs and tests): ``duplicate``, ``command``, ``answer``,
+    ``silent``, ``review``, ``clarify``, ``ticket`` or ``unknown_community``."""
+
+    kind: str
+    ticket: int | None = None
+
+
+class Core:
+    """The channel-neutral conversation logic."""
+
+    def __init__(
+        self, db: Database, communities: CommunityRegistry, intents: IntentSource,
+        locate: Callable[[str], tuple[str | None, str | None, str | None]] | None = None,
+    ) -> None:
+        self.db, self.communities, self.intents = db, communities, intents
+        self._locate = locate
+
+    # -- helpers -------------------------------------------------------------------------------
+    def spec_for(self, intent: str) -> IntentSpec | None:
+        try:
+            spec = self.intents.intents.get(intent)
+        except KeyError:
+            return None
+        return spec if spec is not None and spec.route is not None else None
+
+    def classify(self, text: str) -> Classification:
+        return self.intents.classifier.classify(text)
+
+    def locate(self, text: str) -> tuple[str | None, str | None, str | None]:
+        if self._locate is not None:
+            return self._locate(text)
+        from intents.extract import extract_location
+
+        loc = extract_location(text)
+        return loc.building, loc.unit, loc.room
+
+    def reload_intents(self) -> tuple[bool, str]:
+        result = self.intents.reload()
+        return result.ok, result.message
+
+    # -- messages ------------------------------------------------------------------------------
+    def handle(self, msg: IncomingMessage) -> Outcome:
+        """Handle one message in one transaction; the outbox rows it writes are sent after commit."""
+        community = self.communities.get(msg.community)
+        if community is None:
+            log.warning("message for unknown community %r ignored", msg.community)
+            return Outcome("unknown_community")
+        try:
+            with self.db.session() as session:
+                if msg.platform_id is not None:
+                    key = (community.id, msg.channel, msg.platform_id)
+                    if session.get(SeenMessage, key) is not None:
+                        return Outcome("duplicate")
+                    session.add(SeenMessage(community=key[0], channel=key[1], platform_id=key[2], at=msg.at))
+                    session.flush()
+                fx = Effects(session, community, msg.at)
+                return self._decide(fx, msg)
+        except IntegrityError:
+            # Another process stored the same platform id first: that delivery is the one that counts.
+            return Outcome("duplicate")
+
+    def _decide(self, fx: Effects, msg: IncomingMessage) -> Outcome:
+        command = commands.parse(msg.text)
+        if command is not None:
+            ctx = commands.CommandContext(fx, msg, self.spec_for, self.reload_intents, self.locate)
+            commands.run(ctx, command)
+            return Outcome("command")
+        answered = self._answer_pending(fx, msg)
+        if answered is not None:
+            return answered
+        return self._intake(fx, msg)
+
+    def _intake(self, fx: Effects, msg: IncomingMessage, classification: Classification | None = None) -> Outcome:
+        c = classification or self.classify(msg.text)
+        if c.intent == "none":
+            return Outcome("silent")
+        spec = self.spec_for(c.intent)
+        if spec is None:
+            return Outcome("silent")
+        if c.unsure:
+            to_review(fx, msg, c)
+            return Outcome("review")
+        hint = self.classify(msg.location_hint) if msg.location_hint else None
+        intake(fx, msg, c, spec, hint)
+        opened = [row.ticket_id for row in fx.sent if row.event in ("ticket_opened", "duplicate")]
+        return Outcome("ticket", opened[0]) if opened else Outcome("clarify")
+
+    def _answer_pending(self, fx: Effects, msg: IncomingMessage) -> Outcome | None:
+        clarify = pending_for(fx, msg.sender, "clarify")
+        if clarify is not None and clarify.expires_at is not None and utc(clarify.expires_at) > fx.now:
+            c = self.classify(msg.text)
+            building, unit, room = c.building, c.unit, c.room
+            if not building:
+                building = read_bare_building(msg.text)
+            open_clarified(fx, clarify, building, unit, room, self.spec_for)
+            if not building and c.intent != "none" and not c.unsure:
+                self._intake(fx, msg, c)  # the "answer" was a new report of its own
+            return Outcome("answer")
+        pending = pending_for(fx, msg.sender, "resolution")
+        if pending is None or pending.ticket_id is None:
+            return None
+        ticket = fx.session.get(Ticket, pending.ticket_id)
+        if ticket is None or ticket.status != "resolved":
+            fx.session.delete(pending)
+            return None
+        answer = read_resolution(msg.text)
+        if answer != "unclear":
+            commands.apply_answer(fx, ticket, self.spec_for(ticket.intent), msg.sender, answer)
+            return Outcome("answer", ticket.id)
+        if msg.chat == "private" and not pending.reasked:
+            pending.reasked = True
+            fx.session.add(pending)
+            fx.send(msg.sender, resolution_options(ticket.id), "reply", ticket.id, channel=msg.channel)
+            return Outcome("answer", ticket.id)
+        return None
+
+    # -- follow-ups ----------------------------------------------------------------------------
+    def run_followup(self, followup_id: int, now: datetime) -> None:
+        """Run one claimed follow-up row and mark it done, in one transaction."""
+        with self.db.session() as session:
+            row = session.get(FollowUp, followup_id)
+            if row is None or row.done_at is not None:
+                return
+            community_id = None
+            if row.ticket_id is not None:
+                ticket = session.get(Ticket, row.ticket_id)
+                community_id = ticket.community if ticket else None
+            elif row.pending_id is not None:
+                from storage.models import Pending
+
+                pending = session.get(Pending, row.pending_id)
+                community_id = pending.community if pending else None
+            community = self.communities.get(community_id) if community_id else None
+            if community is not None:
+                run_followup(Effects(session, community, now), row, self.spec_for)
+            row.done_at = now
+            session.add(row)

@@ -1,0 +1,121 @@
+"""Deliver outbox rows through the channel that can reach each recipient, after commit.
+
+At least once: a row is marked sent only after the channel accepted it; a crash in between sends
+it again after restart (the row id is the idempotency key). Failed sends back off and retry;
+nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import select
+
+from bot.channels.base import Channel, DeliveryError, RecipientUnreachable
+from handlers.messages import Button, OutgoingMessage
+from storage.db import Database, utc
+from storage.models import Outbox
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def to_message(row: Outbox) -> OutgoingMessage:
+    buttons = tuple(Button(label, command) for label, command in json.loads(row.buttons)) if row.buttons else ()
+    return OutgoingMessage(
+        id=row.id, community=row.community, to=row.recipient, text=row.text, event=row.event,
+        ticket=row.ticket_id, at=utc(row.not_before), channel=row.channel, chat_ref=row.chat_ref,
+        reply_to=row.reply_to, buttons=buttons,
+    )
+
+
+class Deliverer:
+    """Claims due outbox rows and hands them to channels."""
+
+    def __init__(self, db: Database, channels: Sequence[Channel]) -> None:
+        self.db = db
+        self.channels = channels
+
+    def pick(self, row: Outbox) -> Channel | None:
+        ordered = sorted(self.channels, key=lambda ch: ch.name != row.channel)
+        for channel in ordered:
+            if channel.can_reach(row.community, row.recipient, row.chat_ref):
+                return channel
+        return None
+
+    def claim(self, now: datetime, limit: int = 200) -> list[Outbox]:
+        free = or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
+        with self.db.session() as s:
+            rows = list(
+                s.exec(
+                    select(Outbox)
+                    .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None), Outbox.not_before <= now, free)
+                    .order_by(Outbox.not_before, Outbox.id)
+                    .limit(limit)
+                ).all()
+            )
+            claimed = []
+            for row in rows:
+                result = s.execute(
+                    update(Outbox).where(Outbox.id == row.id, Outbox.sent_at.is_(None), free).values(lease_until=now + LEASE)
+                )
+                if result.rowcount == 1:
+                    claimed.append(row)
+        return claimed
+
+    async def deliver_due(self, now: datetime) -> int:
+        """Send every due row once; returns how many were sent."""
+        sent = 0
+        for row in self.claim(now):
+            channel = self.pick(row)
+            if channel is None:
+                self._failed(row.id, now, f"no channel can reach {row.recipient}", retry_after=600)
+                continue
+            try:
+                await channel.send(to_message(row))
+            except RecipientUnreachable as exc:
+                self._failed(row.id, now, str(exc), permanent=True)
+            except DeliveryError as exc:
+                self._failed(row.id, now, str(exc), retry_after=exc.retry_after)
+            except Exception as exc:  # a channel bug must not stop the others
+                log.exception("delivery of outbox row %s failed", row.id)
+                self._failed(row.id, now, repr(exc))
+            else:
+                with self.db.session() as s:
+                    s.execute(update(Outbox).where(Outbox.id == row.id).values(sent_at=now, lease_until=None))
+                sent += 1
+        return sent
+
+    def _failed(
+        self, row_id: int, now: datetime, error: str, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        with self.db.session() as s:
+            row = s.get(Outbox, row_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.last_error = error[:500]
+            row.lease_until = None
+            if permanent:
+                row.failed_at = now
+            else:
+                backoff = timedelta(seconds=retry_after) if retry_after else min(
+                    timedelta(seconds=30 * 2 ** min(row.attempts, 10)), MAX_BACKOFF
+                )
+                row.not_before = now + backoff
+            s.add(row)
+        log.warning("outbox row %s not delivered (%s)", row_id, error)
+
+    def next_due(self) -> datetime | None:
+        with self.db.session() as s:
+            return utc(
+                s.exec(
+                    select(func.min(Outbox.not_before)).where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))
+                ).one()
+            )

@@ -1,0 +1,50 @@
+"""Claim due follow-up rows with a lease and run them. The database is the schedule.
+
+Claiming reads the ``(done_at, due_at)`` index for rows due now, so a sweep costs in proportion
+to the rows due, not to all open tickets. A lease (compare-and-set on ``lease_until``, plus
+``FOR UPDATE SKIP LOCKED`` where the database has it) keeps two processes off the same row; a
+process that dies mid-row leaves a lease that expires, and the row runs again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import select
+
+from storage.db import Database, utc
+from storage.models import FollowUp
+
+LEASE = timedelta(minutes=2)
+
+
+def claim_due(db: Database, now: datetime, owner: str, limit: int = 200) -> list[int]:
+    """Lease up to ``limit`` due follow-ups to ``owner``; returns their ids in due order."""
+    free = or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now)
+    with db.session() as s:
+        query = (
+            select(FollowUp.id)
+            .where(FollowUp.done_at.is_(None), FollowUp.due_at <= now, free)
+            .order_by(FollowUp.due_at, FollowUp.id)
+            .limit(limit)
+        )
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(s.exec(query).all())
+        claimed = []
+        for fid in ids:
+            result = s.execute(
+                update(FollowUp)
+                .where(FollowUp.id == fid, FollowUp.done_at.is_(None), free)
+                .values(lease_until=now + LEASE, lease_owner=owner, attempts=FollowUp.attempts + 1)
+            )
+            if result.rowcount == 1:
+                claimed.append(fid)
+    return claimed
+
+
+def next_due(db: Database) -> datetime | None:
+    """The earliest pending follow-up time (the simulator jumps its clock there)."""
+    with db.session() as s:
+        return utc(s.exec(select(func.min(FollowUp.due_at)).where(FollowUp.done_at.is_(None))).one())

@@ -1,0 +1,114 @@
+"""Reminders, escalation, resolution checks, quiet hours and urgency, with a controlled clock."""
+
+from __future__ import annotations
+
+from tests.support import msg, simulate, tick
+
+REPORT = msg("03-02 09:00", "r_zhao", "3号楼2单元楼道灯不亮")  # lighting: ack 4h, resolve 2d
+
+
+def test_unaccepted_ticket_is_reminded_then_escalated_to_grid_worker_then_admins(tmp_path):
+    r = simulate(tmp_path, [REPORT, tick("03-03 09:00")])
+    assert [m["at"][11:16] for m in r.to("bh3", "reminder")] == ["13:00"]
+    up = r.to("gw1", "escalated")
+    assert len(up) == 1 and up[0]["at"] == "2026-03-02T17:00:00+08:00"
+    assert [m["at"][11:16] for m in r.to("gw1", "reminder")] == ["21:00"]
+    # The next escalation falls due at 01:00, in quiet hours: it waits until 07:30, to both admins.
+    assert [m["at"] for m in r.events("escalated") if m["to"] in ("admin1", "admin2")] == [
+        "2026-03-03T07:30:00+08:00", "2026-03-03T07:30:00+08:00"]
+    t = r.ticket(1)
+    assert t["escalation_level"] == 2 and t["assignee"] == "admin1" and t["status"] == "open"
+
+
+def test_accepting_stops_ack_reminders_and_resolve_deadline_reminds_then_escalates(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 10:00", "bh3", "/accept 1", chat="private"),
+        tick("03-07 12:00"),
+    ])
+    assert r.to("bh3", "reply")[0]["text"].startswith("已接单 #1")
+    reminders = r.to("bh3", "reminder")
+    assert len(reminders) == 1 and reminders[0]["at"] == "2026-03-04T09:00:00+08:00"  # resolve 2d from dispatch
+    up = r.to("gw1", "escalated")
+    assert len(up) == 1 and up[0]["at"] == "2026-03-06T09:00:00+08:00"
+    assert r.ticket(1)["status"] == "accepted" and r.ticket(1)["escalation_level"] == 1
+
+
+def test_done_asks_reporters_and_a_fixed_answer_closes(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 09:10", "r_li", "3号楼楼道灯坏了"),
+        msg("03-02 10:00", "bh3", "/accept 1", chat="private"),
+        msg("03-02 11:00", "bh3", "/done 1 换了灯泡", chat="private"),
+        msg("03-02 11:30", "r_li", "亮了，谢谢！", chat="private"),
+    ])
+    checks = r.events("resolution_check")
+    assert sorted(m["to"] for m in checks) == ["r_li", "r_zhao"]
+    assert all(m["at"] == "2026-03-02T11:00:00+08:00" and "换了灯泡" in m["text"] for m in checks)
+    assert r.ticket(1)["status"] == "closed" and r.ticket(1)["closed_at"] == "2026-03-02T11:30:00+08:00"
+    assert len(r.to("r_li", "closed")) == 1 and len(r.to("bh3", "closed")) == 1
+
+
+def test_not_fixed_reopens_to_the_same_assignee_and_restarts_deadlines(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 10:00", "bh3", "/accept 1", chat="private"),
+        msg("03-02 11:00", "bh3", "/done 1", chat="private"),
+        msg("03-02 12:00", "r_zhao", "还是不亮", chat="private"),
+        tick("03-02 17:00"),
+    ])
+    assert len(r.to("bh3", "reopened")) == 1
+    t = r.ticket(1)
+    assert (t["status"], t["reopen_count"]) == ("open", 1)
+    assert [m["at"][11:16] for m in r.to("bh3", "reminder")] == ["16:00"]  # 4h after the reopen
+
+
+def test_answers_are_read_as_phrases_not_substrings(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 11:00", "bh3", "/done 1", chat="private"),
+        msg("03-02 12:00", "r_zhao", "没修好", chat="private"),
+    ])
+    assert r.ticket(1)["status"] == "open" and r.ticket(1)["reopen_count"] == 1
+
+
+def test_unclear_answer_gets_one_question_with_the_two_options(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 11:00", "bh3", "/done 1", chat="private"),
+        msg("03-02 12:00", "r_zhao", "我晚上回家看看", chat="private"),
+        msg("03-02 20:00", "r_zhao", "2", chat="private"),
+    ])
+    options = [m for m in r.to("r_zhao", "reply") if "「1」" in m["text"]]
+    assert len(options) == 1 and options[0]["at"] == "2026-03-02T12:00:00+08:00"
+    assert r.ticket(1)["status"] == "open" and r.ticket(1)["reopen_count"] == 1
+
+
+def test_no_answer_asks_again_after_24_and_72_hours_then_stays_resolved(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 11:00", "bh3", "/done 1", chat="private"),
+        tick("03-12 12:00"),
+    ])
+    assert [m["at"] for m in r.to("r_zhao", "resolution_check")] == [
+        "2026-03-02T11:00:00+08:00", "2026-03-03T11:00:00+08:00", "2026-03-05T11:00:00+08:00"]
+    assert r.ticket(1)["status"] == "resolved" and r.ticket(1)["closed_at"] is None
+
+
+def test_quiet_hours_hold_staff_messages_but_not_the_reply_to_the_resident(tmp_path):
+    r = simulate(tmp_path, [msg("03-02 23:15", "r_wu", "11号楼楼上半夜装修砸墙，吵死了"), tick("03-03 08:00")])
+    assert r.to("group", "ticket_opened")[0]["at"] == "2026-03-02T23:15:00+08:00"
+    assert r.to("bh11", "dispatched")[0]["at"] == "2026-03-03T07:30:00+08:00"
+    # and nothing else was sent during the night
+    assert all(not ("T23:" in m["at"] or "T0" in m["at"][10:13]) or m["to"] == "group" for m in r.sent
+               if m["at"] < "2026-03-03T07:30")
+
+
+def test_urgent_ticket_ignores_quiet_hours_and_alerts_the_grid_worker(tmp_path):
+    r = simulate(tmp_path, [msg("03-03 00:20", "r_wu", "11号楼2单元电梯里有人被困了！快来人"), tick("03-03 01:00")])
+    t = r.ticket(1)
+    assert t["intent"] == "elevator" and t["urgent"] is True
+    assert r.to("bh11", "dispatched")[0]["at"] == "2026-03-03T00:20:00+08:00"
+    assert r.to("gw2", "dispatched")[0]["at"] == "2026-03-03T00:20:00+08:00"
+    assert r.to("bh11", "reminder")[0]["at"] == "2026-03-03T00:35:00+08:00"  # urgent ack: 15 min
+    assert r.to("gw2", "escalated")[0]["at"] == "2026-03-03T00:50:00+08:00"
