@@ -79,7 +79,8 @@ class LinliApp:
     async def submit(self, msg: IncomingMessage) -> Outcome:
         """Handle one incoming message, then deliver what it caused."""
         outcome = await asyncio.to_thread(self.core.handle, msg)
-        await self.deliver_due()
+        if outcome.sent:
+            await self.deliver_due()
         return outcome
 
     async def deliver_due(self) -> int:

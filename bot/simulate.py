@@ -78,8 +78,7 @@ class Simulator:
         """Fire every follow-up and deliver every message due up to ``until``, in time order."""
         until = until.astimezone(self.clock.now().tzinfo)
         while True:
-            candidates = [t for t in (next_due(self.app.db), self.app.deliverer.next_due()) if t is not None]
-            due = min(candidates) if candidates else None
+            due = next_due(self.app.db, include_outbox=True)
             if due is None or due > until:
                 break
             if due > self.clock.now():
@@ -90,7 +89,6 @@ class Simulator:
                 break  # leased elsewhere; nothing more can happen before ``until``
         if until > self.clock.now():
             self.clock.set(until)
-        await self.app.deliver_due()
 
     async def play(self, lines: TextIO, errors: TextIO) -> int:
         failures = 0

@@ -50,6 +50,8 @@ class Outcome:
 
     kind: str
     ticket: int | None = None
+    #: How many messages this caused (0: nothing to deliver).
+    sent: int = 0
 
 
 class Core:
@@ -95,15 +97,15 @@ class Core:
         try:
             with self.db.session() as session:
                 if msg.platform_id is not None:
-                    key = (community.id, msg.channel, msg.platform_id)
-                    if session.get(SeenMessage, key) is not None:
-                        return Outcome("duplicate")
-                    session.add(SeenMessage(community=key[0], channel=key[1], platform_id=key[2], at=msg.at))
+                    # The primary key rejects a second delivery at flush (IntegrityError below).
+                    session.add(SeenMessage(community=community.id, channel=msg.channel, platform_id=msg.platform_id,
+                                            at=msg.at))
                     session.flush()
                 fx = Effects(session, community, msg.at)
-                return self._decide(fx, msg)
+                outcome = self._decide(fx, msg)
+                return Outcome(outcome.kind, outcome.ticket, len(fx.sent))
         except IntegrityError:
-            # Another process stored the same platform id first: that delivery is the one that counts.
+            # This platform id was handled before (or by another process just now): that delivery counts.
             return Outcome("duplicate")
 
     def _decide(self, fx: Effects, msg: IncomingMessage) -> Outcome:

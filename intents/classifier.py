@@ -1,10 +1,12 @@
 """The YAML-driven, explainable intent classifier.
 
-Score of an intent = keyword hits (strong/weak weights) + regex hits + char n-gram TF-IDF similarity to its
-examples (nearest example and centroid) + a rapidfuzz bonus for a near-duplicate example. Negative patterns
-veto an intent; the ``none`` intent's ``veto_issues`` veto every issue (fix confirmed, notice, ad) unless its
-``negative`` patterns say the problem is back. ``none`` gets a bias so an issue needs real evidence.
-Confidence is a softmax over the scores; an issue below the threshold is returned with ``unsure=True``.
+Score of an intent = keyword hits (strong / weak weights) + regex hits + char n-gram TF-IDF similarity to
+its examples (nearest example and intent centroid) + a rapidfuzz bonus when the message is a near-duplicate
+of an example. ``negative`` patterns veto an intent; the ``none`` intent's ``veto_issues`` veto every issue
+(a fix confirmed, a notice, an ad) unless ``none``'s own ``negative`` patterns say the problem is back.
+``none`` gets a bias, so an issue needs real evidence. The confidence is a softmax over the scores; an
+issue below the threshold comes back with ``unsure=True`` (not ticketed: the admins' review list).
+Text after "顺便 / 另外 / 还有" is a secondary problem: its keyword and regex hits count less.
 """
 
 from __future__ import annotations
@@ -21,30 +23,41 @@ from .loader import NONE_ID, IntentSet
 from .model import Classification
 from .normalize import normalize
 
-# text after these markers is a secondary problem: its keyword / regex hits count less
-_SECONDARY_RE = re.compile(r"[,，。.!！;；\s](顺便(说一下|说下|提一下|问一下|问下|说一句)?|另外|还有就是|还有个|还有一个|对了|再说一下)")
+_SECONDARY_RE = re.compile(
+    r"[,，。.!！;；\s](顺便(说一下|说下|提一下|问一下|问下|说一句)?|另外|还有就是|还有个|还有一个|对了|再说一下)"
+)
 SECONDARY_FACTOR = 0.4
-
+FUZZY_MAX_LEN = 60  # near-duplicate matching is for short messages; long ones rely on the n-grams
+FUZZY_CANDIDATES = 8  # compare only with the examples nearest by n-gram
+FUZZY_CUTOFF = 60
+NGRAM_SIZES = (1, 2)
 _PUNCT_RE = re.compile(r"[\s,，。.!！?？、;；:：~…\"'“”‘’()（）【】\[\]<>《》\-—_/|*#@+=]+")
 
 
-def _ngrams(text: str) -> list[str]:
-    t = _PUNCT_RE.sub(" ", text)
+def char_ngrams(text: str) -> list[str]:
     grams: list[str] = []
-    for chunk in t.split():
-        grams.extend(chunk)
-        grams.extend(chunk[i : i + 2] for i in range(len(chunk) - 1))
-        grams.extend(chunk[i : i + 3] for i in range(len(chunk) - 2))
+    for chunk in _PUNCT_RE.sub(" ", text).split():
+        for n in NGRAM_SIZES:
+            if n == 1:
+                grams.extend(chunk)
+            else:
+                grams.extend(chunk[i : i + n] for i in range(len(chunk) - n + 1))
     return grams
 
 
 @dataclass(slots=True)
 class IntentScore:
+    """One intent's score with the evidence behind it (formatted only when asked for)."""
+
     intent: str
-    score: float
-    parts: list[str] = field(default_factory=list)
-    vetoed: str | None = None
+    score: float = 0.0
+    keywords: list[tuple[str, float]] = field(default_factory=list)
+    regexes: list[tuple[str, float]] = field(default_factory=list)
+    similarity: float = 0.0
     nearest: str | None = None
+    fuzzy: tuple[float, str] | None = None
+    vetoed: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -67,54 +80,65 @@ class Classifier:
         self.threshold = s["threshold"]
         self.temperature = max(s["temperature"], 1e-6)
         self._syn = intent_set.synonyms
-        self._syn_first = {v[0] for v, _ in self._syn}
+        self._defs = intent_set.defs
         self._ids = list(intent_set.defs)
+        self._issue_ids = [i for i in self._ids if i != NONE_ID]
         none_def = intent_set.defs[NONE_ID]
         self._veto_issues = [p.regex for p in none_def.veto_issues]
         self._none_negative = [p.regex for p in none_def.negative]
         self._not_urgent = [p.regex for p in none_def.not_urgent]
-        self._defs = intent_set.defs
-        # keywords: deduplicated per intent, longest first
-        self._kw: dict[str, list[tuple[str, float]]] = {}
+        self._regex = {i: [(p.regex, p.weight) for p in d.regex] for i, d in self._defs.items()}
+        self._negative = {i: [p.regex for p in d.negative] for i, d in self._defs.items()}
+        self._urgent = {i: [p.regex for p in d.urgent] for i, d in self._defs.items()}
+
+        # keywords (after synonyms), indexed by first character: one pass over the text finds all hits
+        by_char: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
         for iid, d in self._defs.items():
-            seen: dict[str, float] = {}
+            weights: dict[str, float] = {}
             for k in d.weak:
-                seen[self.prep(k)] = self.weak_w
+                weights[self.prep(k)] = self.weak_w
             for k in d.strong:
-                seen[self.prep(k)] = self.strong_w
-            self._kw[iid] = sorted(((k, w) for k, w in seen.items() if k), key=lambda kw: -len(kw[0]))
-        # examples -> TF-IDF char n-gram vectors, inverted index, centroids
+                weights[self.prep(k)] = self.strong_w
+            for k, w in weights.items():
+                if k:
+                    by_char[k[0]].append((k, iid, w))
+        self._kw_by_char = {ch: sorted(v, key=lambda e: -len(e[0])) for ch, v in by_char.items()}
+
+        # examples -> TF-IDF char n-gram vectors; one flat accumulator: slots 0..E-1 are examples,
+        # slots E..E+I-1 are intent centroids
         self._ex_text: list[str] = []
         self._ex_intent: list[str] = []
         for iid, d in self._defs.items():
             for text, _line in d.examples:
                 self._ex_text.append(self.prep(normalize(text)))
                 self._ex_intent.append(iid)
+        n_ex = len(self._ex_text)
+        ex_grams = [char_ngrams(t) for t in self._ex_text]
         df: dict[str, int] = defaultdict(int)
-        ex_grams = [_ngrams(t) for t in self._ex_text]
         for grams in ex_grams:
             for g in set(grams):
                 df[g] += 1
-        n = max(len(ex_grams), 1)
-        self._idf = {g: math.log((n + 1) / (c + 1)) + 1.0 for g, c in df.items()}
-        self._index: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._idf = {g: math.log((n_ex + 1) / (c + 1)) + 1.0 for g, c in df.items()}
+        # very common n-grams (了, 的, 楼 ...) are left out of the example index: they add little to
+        # a cosine and cost most of the time; the centroids keep a few more of them
+        max_df = max(6, int(0.04 * n_ex))
+        max_df_centroid = max(12, int(0.10 * n_ex))
+        index: dict[str, list[tuple[int, float]]] = defaultdict(list)
         centroids: dict[str, dict[str, float]] = {i: defaultdict(float) for i in self._ids}
-        # very common n-grams (了, 的, 楼 ...) are left out of the per-example index: they add little to
-        # the nearest-example cosine and cost most of the time; the centroids keep them
-        max_df = max(6, int(0.04 * n))
         for ei, grams in enumerate(ex_grams):
-            vec = self._vector(grams)
-            for g, w in vec.items():
+            for g, w in self._vector(grams).items():
                 if df[g] <= max_df:
-                    self._index[g].append((ei, w))
-                centroids[self._ex_intent[ei]][g] += w
-        self._centroid_index: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for iid, c in centroids.items():
+                    index[g].append((ei, w))
+                if df[g] <= max_df_centroid:
+                    centroids[self._ex_intent[ei]][g] += w
+        self._slot_intent = [*self._ex_intent, *self._ids]
+        for k, iid in enumerate(self._ids):
+            c = centroids[iid]
             norm = math.sqrt(sum(w * w for w in c.values())) or 1.0
             for g, w in c.items():
-                self._centroid_index[g].append((iid, w / norm))
-        self._index = dict(self._index)
-        self._centroid_index = dict(self._centroid_index)
+                index[g].append((n_ex + k, w / norm))
+        self._index = {g: tuple(v) for g, v in index.items()}
+        self._n_ex = n_ex
 
     # -- helpers -----------------------------------------------------------------------------------
     def prep(self, normalized_text: str) -> str:
@@ -126,22 +150,36 @@ class Classifier:
         return t
 
     def _vector(self, grams: list[str]) -> dict[str, float]:
-        tf: dict[str, float] = defaultdict(float)
+        idf = self._idf
+        tf: dict[str, float] = {}
         for g in grams:
-            idf = self._idf.get(g)
-            if idf is not None:
-                tf[g] += idf
+            w = idf.get(g)
+            if w is not None:
+                tf[g] = tf.get(g, 0.0) + w
         norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
         return {g: w / norm for g, w in tf.items()}
+
+    def describe(self, s: IntentScore) -> list[str]:
+        """Human-readable evidence of one intent's score."""
+        out = list(s.notes)
+        if s.keywords or s.regexes:
+            hits = [f"{k}+{w:g}" for k, w in s.keywords] + [f"/{m}/+{w:g}" for m, w in s.regexes]
+            out.append("kw " + " ".join(hits))
+        if s.similarity:
+            out.append(f"sim {s.similarity:.2f}" + (f" '{s.nearest[:24]}'" if s.nearest else ""))
+        if s.fuzzy:
+            out.append(f"fuzzy {s.fuzzy[0]:.0f}% '{s.fuzzy[1][:24]}'")
+        return out
 
     # -- scoring ------------------------------------------------------------------------------------
     def analyse(self, text: str) -> Analysis:
         norm = normalize(text)
         t = self.prep(norm)
-        scores: dict[str, IntentScore] = {i: IntentScore(i, 0.0) for i in self._ids}
+        scores = {i: IntentScore(i) for i in self._ids}
+        none_sc = scores[NONE_ID]
         if not t:
-            scores[NONE_ID].score = self.none_bias + self.strong_w
-            scores[NONE_ID].parts.append("empty after normalisation (emoji / image / mention only)")
+            none_sc.score = self.none_bias + self.strong_w
+            none_sc.notes.append("empty after normalisation (emoji / image / mention only)")
             return self._decide(text, norm, t, scores)
 
         none_negated = any(p.search(t) for p in self._none_negative)
@@ -152,94 +190,110 @@ class Classifier:
                 if m:
                     veto_all = m.group(0)
                     break
-
         sec = _SECONDARY_RE.search(t)
         sec_pos = sec.start() if sec else len(t) + 1
 
-        # keywords and regexes
-        for iid, kws in self._kw.items():
+        # keywords: one pass with the first-character index; a keyword counts once, and one inside a
+        # longer keyword of the same intent does not count again
+        found: dict[str, list[tuple[str, int, int, float]]] = defaultdict(list)
+        by_char = self._kw_by_char
+        for i, ch in enumerate(t):
+            cands = by_char.get(ch)
+            if cands:
+                for k, iid, w in cands:
+                    if t.startswith(k, i):
+                        found[iid].append((k, i, i + len(k), w))
+        for iid, hits in found.items():
             sc = scores[iid]
-            if iid == NONE_ID and none_negated:
-                sc.parts.append("none cues cancelled (problem still there)")
-                continue
+            hits.sort(key=lambda h: (h[1] - h[2], h[1]))
             covered: list[tuple[int, int]] = []
-            hits = []
-            total = 0.0
-            for k, w in kws:
-                pos = t.find(k)
-                if pos < 0:
+            seen: set[str] = set()
+            for k, pos, end, w in hits:
+                if k in seen or any(a <= pos and end <= b for a, b in covered):
                     continue
-                end = pos + len(k)
-                if any(a <= pos and end <= b for a, b in covered):
-                    continue  # inside a longer keyword already counted
+                seen.add(k)
                 covered.append((pos, end))
                 if pos >= sec_pos:
                     w *= SECONDARY_FACTOR
-                total += w
-                hits.append(f"{k}+{w:g}")
-            for pat in self._defs[iid].regex:
-                m = pat.regex.search(t)
+                sc.score += w
+                sc.keywords.append((k, w))
+        for iid in self._ids:
+            sc = scores[iid]
+            for rx, w in self._regex[iid]:
+                m = rx.search(t)
                 if m:
-                    w = pat.weight * (SECONDARY_FACTOR if m.start() >= sec_pos else 1.0)
-                    total += w
-                    hits.append(f"/{m.group(0)}/+{w:g}")
-            if hits:
-                sc.score += total
-                sc.parts.append("kw " + " ".join(hits[:6]))
+                    if m.start() >= sec_pos:
+                        w *= SECONDARY_FACTOR
+                    sc.score += w
+                    sc.regexes.append((m.group(0), w))
+        if none_negated:
+            none_sc.score = 0.0
+            none_sc.keywords.clear()
+            none_sc.regexes.clear()
+            none_sc.notes.append("none cues cancelled: the problem is still there")
 
-        # n-gram similarity to examples
-        qvec = self._vector(_ngrams(t))
-        dots: dict[int, float] = defaultdict(float)
-        cdots: dict[str, float] = defaultdict(float)
+        # n-gram similarity: nearest example per intent and the intent centroid
+        qvec = self._vector(char_ngrams(t))
+        acc: dict[int, float] = {}
+        index = self._index
         for g, qw in qvec.items():
-            for ei, w in self._index.get(g, ()):
-                dots[ei] += qw * w
-            for iid, w in self._centroid_index.get(g, ()):
-                cdots[iid] += qw * w
+            post = index.get(g)
+            if post:
+                for slot, w in post:
+                    acc[slot] = acc.get(slot, 0.0) + qw * w
+        n_ex = self._n_ex
+        slot_intent = self._slot_intent
         best_ex: dict[str, tuple[float, int]] = {}
-        for ei, v in dots.items():
-            iid = self._ex_intent[ei]
-            if iid not in best_ex or v > best_ex[iid][0]:
-                best_ex[iid] = (v, ei)
+        centroid: dict[str, float] = {}
+        for slot, v in acc.items():
+            iid = slot_intent[slot]
+            if slot >= n_ex:
+                centroid[iid] = v
+            else:
+                b = best_ex.get(iid)
+                if b is None or v > b[0]:
+                    best_ex[iid] = (v, slot)
         for iid in self._ids:
-            mx, ei = best_ex.get(iid, (0.0, -1))
-            c = cdots.get(iid, 0.0)
-            sim = 0.6 * mx + 0.4 * c
+            b = best_ex.get(iid)
+            mx = b[0] if b else 0.0
+            sim = 0.6 * mx + 0.4 * centroid.get(iid, 0.0)
             if sim > 0.05:
-                scores[iid].score += self.sim_w * sim
-                scores[iid].parts.append(f"sim {sim:.2f}")
-                if ei >= 0:
-                    scores[iid].nearest = self._ex_text[ei]
+                sc = scores[iid]
+                sc.score += self.sim_w * sim
+                sc.similarity = sim
+                if b:
+                    sc.nearest = self._ex_text[b[1]]
 
-        # rapidfuzz: near-duplicate of an example (typos, small rewordings)
-        if self._ex_text:
-            hit = process.extractOne(t, self._ex_text, scorer=fuzz.ratio, score_cutoff=60)
-            if hit is not None:
-                _s, ratio, ei = hit
-                iid = self._ex_intent[ei]
-                bonus = self.fuzzy_w * (ratio - 60) / 40
-                scores[iid].score += bonus
-                scores[iid].parts.append(f"fuzzy {ratio:.0f}% '{self._ex_text[ei][:20]}'")
+        # rapidfuzz: is the message a near-duplicate of an example (typo, small rewording)?
+        if len(t) <= FUZZY_MAX_LEN:
+            ex_slots = [s for s in acc if s < n_ex]
+            if ex_slots:
+                ex_slots.sort(key=acc.__getitem__, reverse=True)
+                choices = {s: self._ex_text[s] for s in ex_slots[:FUZZY_CANDIDATES]}
+                hit = process.extractOne(t, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+                if hit is not None:
+                    ex, ratio, slot = hit
+                    sc = scores[self._ex_intent[slot]]
+                    sc.score += self.fuzzy_w * (ratio - FUZZY_CUTOFF) / (100 - FUZZY_CUTOFF)
+                    sc.fuzzy = (ratio, ex)
 
-        # vetoes
-        for iid in self._ids:
-            if iid == NONE_ID:
-                continue
+        # vetoes (intents too weak to win are not checked)
+        for iid in self._issue_ids:
             sc = scores[iid]
             if veto_all is not None:
                 sc.vetoed = f"none veto '{veto_all}'"
-            else:
-                for pat in self._defs[iid].negative:
-                    m = pat.regex.search(t)
+            elif sc.score >= 0.5 * self.none_bias:
+                for rx in self._negative[iid]:
+                    m = rx.search(t)
                     if m:
                         sc.vetoed = f"negative '{m.group(0)}'"
                         break
             if sc.vetoed:
                 sc.score = 0.0
-        scores[NONE_ID].score += self.none_bias
+        none_sc.score += self.none_bias
         if veto_all is not None:
-            scores[NONE_ID].score += self.strong_w
-            scores[NONE_ID].parts.append(f"veto_issues '{veto_all}'")
+            none_sc.score += self.strong_w
+            none_sc.notes.append(f"veto_issues '{veto_all}'")
         return self._decide(text, norm, t, scores)
 
     def _decide(self, text: str, norm: str, t: str, scores: dict[str, IntentScore]) -> Analysis:
@@ -249,16 +303,15 @@ class Classifier:
         z = sum(math.exp((s.score - mx) / self.temperature) for s in ranked)
         conf = 1.0 / z
         loc = extract_location(norm, normalized=True)
-        urgent = False
-        unsure = False
+        urgent = unsure = False
+        runner = ranked[1] if len(ranked) > 1 else None
         if best.intent != NONE_ID:
-            pats = [p.regex for p in self._defs[best.intent].urgent]
-            if len(ranked) > 1 and ranked[1].intent != NONE_ID and ranked[1].score >= 0.5 * mx:
-                pats += [p.regex for p in self._defs[ranked[1].intent].urgent]
+            pats = list(self._urgent[best.intent])
+            if runner is not None and runner.intent != NONE_ID and runner.score >= 0.5 * mx:
+                pats += self._urgent[runner.intent]
             urgent = is_urgent(t, pats, self._not_urgent)
             unsure = conf < self.threshold
-        runner = ranked[1] if len(ranked) > 1 else None
-        why = f"{best.intent} {best.score:.1f}: " + ("; ".join(best.parts) or "no evidence")
+        why = f"{best.intent} {best.score:.1f}: " + ("; ".join(self.describe(best)) or "no evidence")
         if runner is not None:
             why += f" | next {runner.intent} {runner.score:.1f}"
             if runner.vetoed:

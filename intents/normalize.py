@@ -30,11 +30,12 @@ EMOJI_WORDS = {
 _t2s = OpenCC("t2s")
 
 
-def _is_emoji(ch: str) -> bool:
-    if ch in "\ufe0f\ufe0e\u200d\u20e3":
-        return True
-    cat = unicodedata.category(ch)
-    return cat == "So" or cat == "Cn" or (cat == "Sk" and ord(ch) > 0x1F000) or 0x1F000 <= ord(ch) <= 0x1FAFF
+_EMOJI_WORD_RE = re.compile("|".join(map(re.escape, EMOJI_WORDS)))
+# pictographs, dingbats, misc symbols and arrows, variation selectors, ZWJ, keycap, skin tones
+_EMOJI_RE = re.compile(
+    "[\U0001F000-\U0001FAFF\u2190-\u21FF\u2300-\u23FF\u2460-\u24FF\u25A0-\u27BF\u2B00-\u2BFF"
+    "\u3297\u3299\uFE0E\uFE0F\u200D\u20E3\U000E0020-\U000E007F]+"
+)
 
 
 def strip_quote(text: str) -> str:
@@ -56,8 +57,8 @@ def _convertible_chars() -> frozenset[str]:
         for chain in _t2s._dict_chain_data:
             for _max_len, _min_len, table in chain:
                 for key, value in table.items():
-                    if key != value:
-                        chars.add(key[0])
+                    if len(key) == 1 and key != value:
+                        chars.add(key)
     except (AttributeError, TypeError, ValueError):  # pragma: no cover - other opencc internals
         return frozenset()
     return frozenset(chars)
@@ -85,14 +86,7 @@ def normalize(text: str, *, keep_regex: bool = False) -> str:
     text = _WECHAT_CODE_RE.sub(" ", text)
     text = to_simplified(text)
     if not text.isascii():
-        out = []
-        for ch in text:
-            if ch in EMOJI_WORDS:
-                out.append(EMOJI_WORDS[ch])
-            elif ord(ch) >= 0x2000 and _is_emoji(ch):
-                out.append(" ")
-            else:
-                out.append(ch)
-        text = "".join(out)
+        text = _EMOJI_WORD_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text)
+        text = _EMOJI_RE.sub(" ", text)
     text = text.lower()
     return _SPACE_RE.sub(" ", text).strip()

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlmodel import select
 
 from bot.channels.base import Channel, DeliveryError, RecipientUnreachable
@@ -24,6 +24,21 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
+
+
+_FREE = or_(Outbox.lease_until.is_(None), Outbox.lease_until < bindparam("now"))
+#: Built once; only the parameters change between sweeps.
+_DUE_ROWS = (
+    select(Outbox)
+    .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None), Outbox.not_before <= bindparam("now"), _FREE)
+    .order_by(Outbox.not_before, Outbox.id)
+    .limit(bindparam("limit"))
+)
+_LEASE_ROW = (
+    update(Outbox)
+    .where(Outbox.id == bindparam("row_id"), Outbox.sent_at.is_(None), _FREE)
+    .values(lease_until=bindparam("until"))
+)
 
 
 def to_message(row: Outbox) -> OutgoingMessage:
@@ -50,21 +65,11 @@ class Deliverer:
         return None
 
     def claim(self, now: datetime, limit: int = 200) -> list[Outbox]:
-        free = or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
         with self.db.session() as s:
-            rows = list(
-                s.exec(
-                    select(Outbox)
-                    .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None), Outbox.not_before <= now, free)
-                    .order_by(Outbox.not_before, Outbox.id)
-                    .limit(limit)
-                ).all()
-            )
+            rows = list(s.exec(_DUE_ROWS, params={"now": now, "limit": limit}).all())
             claimed = []
             for row in rows:
-                result = s.execute(
-                    update(Outbox).where(Outbox.id == row.id, Outbox.sent_at.is_(None), free).values(lease_until=now + LEASE)
-                )
+                result = s.execute(_LEASE_ROW, {"row_id": row.id, "now": now, "until": now + LEASE})
                 if result.rowcount == 1:
                     claimed.append(row)
         return claimed

@@ -44,7 +44,25 @@ def claim_due(db: Database, now: datetime, owner: str, limit: int = 200) -> list
     return claimed
 
 
-def next_due(db: Database) -> datetime | None:
-    """The earliest pending follow-up time (the simulator jumps its clock there)."""
+def _next_due_query():
+    from storage.models import Outbox
+
+    return select(
+        select(func.min(FollowUp.due_at)).where(FollowUp.done_at.is_(None)).scalar_subquery(),
+        select(func.min(Outbox.not_before))
+        .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))
+        .scalar_subquery(),
+    )
+
+
+#: Built once: constructing SQL expressions costs more than running this indexed query.
+_NEXT_DUE = _next_due_query()
+
+
+def next_due(db: Database, include_outbox: bool = False) -> datetime | None:
+    """The earliest pending follow-up time, or also undelivered message time (the simulator jumps
+    its clock there)."""
     with db.session() as s:
-        return utc(s.exec(select(func.min(FollowUp.due_at)).where(FollowUp.done_at.is_(None))).one())
+        followup, outbox = (utc(t) for t in s.execute(_NEXT_DUE).one())
+    found = [t for t in (followup, outbox if include_outbox else None) if t is not None]
+    return min(found) if found else None

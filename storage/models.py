@@ -196,3 +196,5 @@ class ReviewItem(SQLModel, table=True):
     confidence: float
     at: datetime = Field(sa_column=_ts(nullable=False))
     resolved: str | None = None  # the intent an admin chose, or "none"
+
+import storage.wechat_state  # noqa: E402, F401  (the WeChat adapters' tables)

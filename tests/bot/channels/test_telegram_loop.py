@@ -50,6 +50,7 @@ class Harness:
         )
         self.app: LinliApp | None = None
         self.channel: TelegramChannel | None = None
+        self.handled = 0
 
     async def start(self) -> None:
         self.app = LinliApp.build(settings=self.settings, community_paths=[fk.COMMUNITY], clock=self.clock)
@@ -57,6 +58,15 @@ class Harness:
         assert self.channel is not None
         self.channel.poll_timeout = 1.0
         self.app.add_channel(self.channel)
+        submit = self.app.submit
+
+        async def counted(msg):  # count what the adapter handed to the core, so tests wait on facts
+            try:
+                return await submit(msg)
+            finally:
+                self.handled += 1
+
+        self.app.submit = counted
         await self.app.start()
 
     async def stop(self) -> None:
@@ -68,12 +78,15 @@ class Harness:
         await self.stop()
         await self.start()
 
-    async def push(self, update: dict, sends: int = 0) -> list[dict]:
-        """Feed one update; wait until it is consumed and ``sends`` more messages went out; return them."""
-        before = len(self.fake.sent())
+    async def push(self, update: dict, sends: int = 0, submitted: bool = True) -> list[dict]:
+        """Feed one update; wait until the core handled it (when it goes to the core) and ``sends``
+        more messages went out; return them."""
+        before, handled = len(self.fake.sent()), self.handled
         self.fake.push_update(update)
-        assert await self.fake.until(lambda: not self.fake.pending_updates() and len(self.fake.sent()) >= before + sends)
-        await asyncio.sleep(0.15)  # let the handler finish (nothing more may arrive)
+        assert await self.fake.until(
+            lambda: (self.handled > handled or not submitted) and len(self.fake.sent()) >= before + sends
+        )
+        await asyncio.sleep(0.05)  # nothing more may arrive
         return self.fake.sent()[before:]
 
     async def tick(self, advance: timedelta = timedelta(0)) -> list[dict]:
@@ -237,7 +250,7 @@ async def test_invite_link_then_private_commands(linli, fake):
     await linli.push(report(11, "3号楼2单元楼道灯不亮了"), sends=2)
     code = linli.app.identities.create_invite(fk.COMMUNITY_ID, "r_qian")
     qian = fk.user(8801, "钱", "大爷")
-    sent = await linli.push({"message": fk.private_message(1, qian, f"/start {code}")}, sends=1)
+    sent = await linli.push({"message": fk.private_message(1, qian, f"/start {code}")}, sends=1, submitted=False)
     assert "钱大爷" in texts(sent, 8801)[0]
     sent = await linli.push({"message": fk.private_message(2, qian, "/status 1")}, sends=1)
     assert "#1" in texts(sent, 8801)[0]

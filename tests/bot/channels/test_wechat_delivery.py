@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from fakes.wechat_api import SECRETS, FakeWeChatAPI, StubApp
+from sqlmodel import select
 
 from bot.channels.base import RecipientUnreachable
 from bot.channels.wechat import WeChatChannel
@@ -38,6 +39,11 @@ async def env(tmp_path, monkeypatch, fake_api):
 
 
 _ids = iter(range(1, 10_000))
+
+
+def queued(app) -> list[WeChatQueued]:
+    with app.db.session() as s:
+        return list(s.exec(select(WeChatQueued)).all())
 
 
 def out(to="r_zhao", text="您的报修已受理，工单 #1。", event="ticket_opened", community="wxtest", ticket=1, **kw):
@@ -138,16 +144,14 @@ async def test_outside_48h_without_template_is_queued_and_admins_told(env):
     assert api.sent("message/custom/send") == [] and api.sent("message/template/send") == []
     [(community, notice)] = app.notices
     assert community == "wxplain" and "#4" in notice and "修好了吗" in notice
-    with app.db.session() as s:
-        [row] = s.query(WeChatQueued).all()
-        assert row.sent_at is None and row.openid == openid
+    [row] = queued(app)
+    assert row.sent_at is None and row.openid == openid
     # The resident writes again: the window opens and the queued message goes out.
     channel.touch("wxplain", openid)
     await channel.submitter.drain()
     [cs] = api.sent("message/custom/send")
     assert cs.body["touser"] == openid and cs.body["text"]["content"] == "修好了吗？"
-    with app.db.session() as s:
-        assert s.query(WeChatQueued).one().sent_at is not None
+    assert queued(app)[0].sent_at is not None
 
 
 async def test_45015_falls_back_to_template(env):
@@ -167,8 +171,7 @@ async def test_45047_without_template_queues_and_tells_admins(env):
     api.fail("message/custom/send", 45047)
     await channel.send(out(event="reminder", text="提醒"))  # no template for "reminder" and no default
     assert app.notices and "赵女士" in app.notices[0][1]
-    with app.db.session() as s:
-        assert s.query(WeChatQueued).count() == 1
+    assert len(queued(app)) == 1
 
 
 async def test_count_limit_is_tracked_locally(env, monkeypatch):
@@ -188,8 +191,7 @@ async def test_template_refused_is_queued_not_dropped(env):
     api.fail("message/template/send", 40037)  # invalid template id
     await channel.send(out(event="resolution_check"))
     assert len(app.notices) == 1
-    with app.db.session() as s:
-        assert s.query(WeChatQueued).count() == 1
+    assert len(queued(app)) == 1
 
 
 async def test_unfollowed_resident_is_unreachable(env):
@@ -204,8 +206,7 @@ async def test_a_notice_out_of_reach_is_queued_without_another_notice(env):
     app, channel, api = env
     await channel.send(out(community="wxplain", to="wx:oADMIN", event="notice", text="管理员通知"))
     assert app.notices == []
-    with app.db.session() as s:
-        assert s.query(WeChatQueued).count() == 1
+    assert len(queued(app)) == 1
 
 
 async def test_person_with_two_openids_gets_the_one_that_wrote_last(env):

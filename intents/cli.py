@@ -1,0 +1,192 @@
+"""``linli classify | eval | explain | intents check`` (registered into the lead's bot/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .loader import IntentConfigError, default_intents_dir, load_intents
+
+
+def _add_intents_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--intents",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help=f"folder of intent *.yaml (default: the shipped {default_intents_dir()})",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("classify", help="classify JSON lines {id, text} from FILE or stdin")
+    p.add_argument("file", nargs="?", type=Path, help="JSON lines file (default: stdin)")
+    _add_intents_arg(p)
+    p.set_defaults(func=cmd_classify)
+
+    p = subparsers.add_parser("eval", help="evaluate on labelled JSON lines: P/R/F1, confusion, urgency, location")
+    p.add_argument("file", type=Path, help="labelled JSON lines (id, text, intent, building, unit, room, urgent)")
+    p.add_argument("--html", metavar="OUT", type=Path, help="also write a self-contained HTML report")
+    p.add_argument("--json", dest="json_out", action="store_true", help="print the summary figures as JSON")
+    _add_intents_arg(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("explain", help="show the normalised text and the top-3 intents with scores and why")
+    p.add_argument("text", help="the message")
+    _add_intents_arg(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = subparsers.add_parser("intents", help="intent YAML tools")
+    isub = p.add_subparsers(dest="intents_command", metavar="{check}")
+    pc = isub.add_parser("check", help="validate the intent YAML (errors with file:line, examples misclassified)")
+    _add_intents_arg(pc)
+    pc.set_defaults(func=cmd_intents_check)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _load_classifier(directory: Path | None, err: TextIO):
+    from .classifier import Classifier
+
+    try:
+        intent_set = load_intents(directory)
+    except IntentConfigError as exc:
+        for e in exc.errors:
+            print(str(e), file=err)
+        return None
+    return Classifier(intent_set)
+
+
+def classification_dict(id_: object, c) -> dict:
+    return {
+        "id": id_,
+        "intent": c.intent,
+        "confidence": c.confidence,
+        "building": c.building,
+        "unit": c.unit,
+        "room": c.room,
+        "urgent": c.urgent,
+        "why": c.why,
+        "unsure": c.unsure,
+    }
+
+
+def run_classify(classifier, lines, out: TextIO) -> int:
+    """Classify JSON lines; a malformed line gets {"line": N, "error": ...} in its place. Returns the exit code."""
+    code = 0
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+            if "id" not in obj:
+                raise ValueError("missing 'id'")
+            text = obj.get("text")
+            if not isinstance(text, str):
+                raise ValueError("missing or non-text 'text'")
+        except ValueError as exc:
+            code = 1
+            out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
+            continue
+        out.write(json.dumps(classification_dict(obj["id"], classifier.classify(text)), ensure_ascii=False) + "\n")
+    out.flush()
+    return code
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    classifier = _load_classifier(args.intents, sys.stderr)
+    if classifier is None:
+        return 2
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                return run_classify(classifier, f, sys.stdout)
+        except OSError as exc:
+            print(f"linli classify: {exc}", file=sys.stderr)
+            return 2
+    return run_classify(classifier, sys.stdin, sys.stdout)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_html, format_text, read_samples
+
+    classifier = _load_classifier(args.intents, sys.stderr)
+    if classifier is None:
+        return 2
+    try:
+        samples = read_samples(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"linli eval: {exc}", file=sys.stderr)
+        return 2
+    rep = evaluate(classifier, samples)
+    if args.json_out:
+        print(json.dumps(rep.summary(), ensure_ascii=False))
+    else:
+        print(format_text(rep))
+    if args.html:
+        args.html.write_text(format_html(rep, f"Linli intent evaluation — {args.file.name}"), encoding="utf-8")
+        print(f"HTML report written to {args.html}", file=sys.stderr)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    classifier = _load_classifier(args.intents, sys.stderr)
+    if classifier is None:
+        return 2
+    print(explain_text(classifier, args.text))
+    return 0
+
+
+def explain_text(classifier, text: str) -> str:
+    a = classifier.analyse(text)
+    c = a.classification
+    lines = [f"text:       {text}", f"normalised: {a.normalized}", ""]
+    for rank, s in enumerate(a.scores[:3], 1):
+        name = classifier.intent_set.intents[s.intent].name
+        lines.append(f"{rank}. {s.intent} ({name})  score {s.score:.2f}")
+        for part in classifier.describe(s):
+            lines.append(f"     {part}")
+        if s.vetoed:
+            lines.append(f"     vetoed: {s.vetoed}")
+        if s.nearest:
+            lines.append(f"     nearest example: {s.nearest}")
+    lines += [
+        "",
+        f"result:     {c.intent}  confidence {c.confidence:.2f}{'  (unsure: review list)' if c.unsure else ''}",
+        f"location:   building={c.building} unit={c.unit} room={c.room}",
+        f"urgent:     {c.urgent}",
+        f"why:        {c.why}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_intents_check(args: argparse.Namespace) -> int:
+    directory = args.intents
+    try:
+        intent_set = load_intents(directory)
+    except IntentConfigError as exc:
+        for e in exc.errors:
+            print(f"error: {e}")
+        print(f"{len(exc.errors)} error(s)")
+        return 1
+    from .classifier import Classifier
+
+    classifier = Classifier(intent_set)
+    warnings = [f"warning: {w}" for w in intent_set.warnings]
+    for d in intent_set.defs.values():
+        for text, line in d.examples:
+            c = classifier.classify(text)
+            if c.intent != d.spec.id:
+                warnings.append(
+                    f"warning: {d.file}:{line}: example of {d.spec.id!r} is classified as {c.intent!r}"
+                    f"{' (unsure)' if c.unsure else ''}: {text}"
+                )
+    for w in warnings:
+        print(w)
+    n_ex = sum(len(d.examples) for d in intent_set.defs.values())
+    print(f"ok: {len(intent_set.intents)} intents, {n_ex} examples in {intent_set.directory}; {len(warnings)} warning(s)")
+    return 0

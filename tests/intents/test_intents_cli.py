@@ -1,0 +1,100 @@
+import argparse
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import intents.cli as cli
+from intents.cli import run_classify
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = (
+    "import argparse, sys; import intents.cli as c; p = argparse.ArgumentParser(prog='linli'); "
+    "s = p.add_subparsers(dest='command'); c.register(s); a = p.parse_args(); sys.exit(a.func(a))"
+)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="linli")
+    cli.register(p.add_subparsers(dest="command"))
+    return p.parse_args(argv)
+
+
+def linli(*argv, stdin=""):
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *argv], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+
+
+def test_classify_contract(classifier):
+    lines = [
+        json.dumps({"id": "a", "text": "3号楼2单元楼道灯坏了"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"text": "没有id"}, ensure_ascii=False),
+        "",
+        json.dumps({"id": 7, "text": "收到", "extra": 1}, ensure_ascii=False),
+    ]
+    out = io.StringIO()
+    code = run_classify(classifier, [x + "\n" for x in lines], out)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert code == 1
+    assert rows[0]["id"] == "a" and rows[0]["intent"] == "lighting"
+    assert {"id", "intent", "confidence", "building", "unit", "room", "urgent", "why"} <= set(rows[0])
+    assert (rows[0]["building"], rows[0]["unit"], rows[0]["room"]) == ("3", "2", None)
+    assert rows[1]["line"] == 2 and "error" in rows[1]
+    assert rows[2]["line"] == 3 and "id" in rows[2]["error"]
+    assert rows[3]["id"] == 7 and rows[3]["intent"] == "none"
+    assert len(rows) == 4
+
+
+def test_classify_all_good_exits_zero(classifier):
+    out = io.StringIO()
+    assert run_classify(classifier, ['{"id": 1, "text": "电梯坏了"}\n'], out) == 0
+
+
+def test_register_sets_func():
+    for argv in (["classify"], ["eval", "x.jsonl"], ["explain", "电梯坏了"], ["intents", "check"]):
+        assert callable(parse(argv).func)
+    assert parse(["eval", "x.jsonl", "--html", "o.html", "--intents", "d"]).html == Path("o.html")
+
+
+def test_explain(capsys):
+    assert cli.cmd_explain(parse(["explain", "@物业 電題又壞了"])) == 0
+    out = capsys.readouterr().out
+    assert "电梯又坏了" in out and "1. elevator" in out and "3. " in out
+
+
+def test_eval_and_html(tmp_path, capsys, data_dir):
+    html = tmp_path / "report.html"
+    assert cli.cmd_eval(parse(["eval", str(data_dir / "challenge.jsonl"), "--html", str(html)])) == 0
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "none -> ticket" in out and "urgent precision" in out and "location" in out
+    page = html.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "Confusion matrix" in page and "hsla(" in page
+
+
+def test_intents_check_ok(capsys):
+    assert cli.cmd_intents_check(parse(["intents", "check"])) == 0
+    assert "ok: 21 intents" in capsys.readouterr().out
+
+
+def test_intents_check_reports_file_line(intents_copy, capsys):
+    (intents_copy / "gas.yaml").write_text(
+        (intents_copy / "gas.yaml").read_text(encoding="utf-8").replace("route: grid_worker", "route: nobody"),
+        encoding="utf-8",
+    )
+    assert cli.cmd_intents_check(parse(["intents", "check", "--intents", str(intents_copy)])) == 1
+    out = capsys.readouterr().out
+    assert f"{intents_copy / 'gas.yaml'}:4:" in out
+
+
+@pytest.mark.parametrize("argv", [["classify"]])
+def test_classify_subprocess_stdin(argv):
+    r = linli(*argv, stdin='{"id": "x", "text": "燃气味特别大，快来人"}\nbroken\n')
+    assert r.returncode == 1
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert rows[0]["intent"] == "gas" and rows[0]["urgent"] is True
+    assert rows[1] == {"line": 2, "error": rows[1]["error"]}

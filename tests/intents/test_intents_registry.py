@@ -1,0 +1,45 @@
+import os
+
+import pytest
+
+from intents.loader import IntentConfigError
+from intents.registry import IntentRegistry
+
+
+def test_reload_with_bad_yaml_keeps_last_good(intents_copy):
+    reg = IntentRegistry(intents_copy)
+    assert reg.classifier.classify("电梯坏了").intent == "elevator"
+    assert reg.reload_if_changed() is None  # nothing changed
+
+    path = intents_copy / "elevator.yaml"
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("ack: 30m", "ack: soon"), encoding="utf-8")
+    os.utime(path, ns=(1, 1))  # make sure the change is seen whatever the clock resolution
+    res = reg.reload_if_changed()
+    assert res is not None and not res.ok
+    assert any(e.file.endswith("elevator.yaml") and e.line == 5 for e in res.errors)
+    assert "elevator.yaml:5:" in res.message
+    # the last good set still runs
+    assert reg.classifier.classify("电梯坏了").intent == "elevator"
+    assert reg.intents.get("elevator").ack.total_seconds() == 1800
+    assert reg.reload_if_changed() is None  # the broken state is reported once
+
+    # an admin fixes it and adds a new phrasing
+    path.write_text(good.replace("examples:\n", "examples:\n  - 升降梯又趴窝了\n"), encoding="utf-8")
+    res = reg.reload()
+    assert res.ok and "reloaded" in res.message
+    assert reg.intents.defs["elevator"].examples[0][0] == "升降梯又趴窝了"
+
+
+def test_first_load_failure_raises(tmp_path):
+    (tmp_path / "none.yaml").write_text("id: none\nname: x\nfoo: 1\n", encoding="utf-8")
+    with pytest.raises(IntentConfigError):
+        IntentRegistry(tmp_path)
+
+
+def test_deleted_file_is_noticed(intents_copy):
+    reg = IntentRegistry(intents_copy)
+    (intents_copy / "greenery.yaml").unlink()
+    res = reg.reload_if_changed()
+    assert res is not None and res.ok
+    assert "greenery" not in reg.intents.intents
