@@ -376,7 +376,7 @@ class TelegramChannel(Channel):
             return
         user = message.from_user
         sender = self.app.identities.resolve(community, PLATFORM, str(user.id)) or f"tg:{user.id}"
-        await self.app.submit(
+        await self._submit(
             IncomingMessage(
                 community=community,
                 chat="group",
@@ -424,7 +424,7 @@ class TelegramChannel(Channel):
             await self._reply(message, HELP_UNKNOWN)
             return
         community, person = links[0]
-        await self.app.submit(
+        await self._submit(
             IncomingMessage(
                 community=community,
                 chat="private",
@@ -489,7 +489,7 @@ class TelegramChannel(Channel):
             return
         community, person = links[0]
         chat_ref = str(query.message.chat.id) if query.message is not None else str(query.from_user.id)
-        await self.app.submit(
+        await self._submit(
             IncomingMessage(
                 community=community,
                 chat="private",
@@ -511,6 +511,24 @@ class TelegramChannel(Channel):
         log.warning("Telegram polling error (retrying): %s", exc)
 
     # -- helpers -----------------------------------------------------------------------------------
+    async def _submit(self, msg: IncomingMessage, attempts: int = 3) -> None:
+        """Hand a message to the core, retried on a transient failure (the core dedupes by
+        ``platform_id``, so a retry never doubles it). PTB has already confirmed the update, so
+        giving up is logged loudly with the message for a manual replay."""
+        assert self.app is not None
+        delay = 0.5
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.app.submit(msg)
+                return
+            except Exception:
+                if attempt == attempts:
+                    log.exception("LOST Telegram message %s after %d attempts: %r", msg.platform_id, attempts, msg)
+                    return
+                log.warning("submitting Telegram message %s failed; retrying", msg.platform_id, exc_info=True)
+                await asyncio.sleep(delay)
+                delay *= 2
+
     async def _reply(self, message: Message, text: str) -> None:
         """A direct answer of the adapter itself (help, invite, bind); failures are only logged."""
         try:

@@ -418,3 +418,38 @@ async def test_webhook_secret_is_generated_when_missing(fake, stub):
         assert fake.calls_of("setWebhook")[0].params["secret_token"] == ch.webhook_secret
     finally:
         await ch.stop()
+
+
+# -- group upgraded to a supergroup ---------------------------------------------------------------------
+
+
+async def test_group_migration_keeps_the_binding(fake, stub, channel):
+    new_id = -1005555555555
+    service = fk.group_message(fk.GROUP_ID, 80, fk.user(fk.ADMIN, "周"))
+    service["migrate_to_chat_id"] = new_id
+    fake.push_update({"message": service})
+    fake.push_update({"message": fk.group_message(new_id, 1, fk.user(fk.ZHAO, "赵"), "楼道灯不亮")})
+    assert await fake.until(lambda: len(stub.submitted) == 1)
+    assert stub.submitted[0].community == fk.COMMUNITY_ID and stub.submitted[0].chat_ref == str(new_id)
+
+    other = -1006666666666  # sending into a migrated chat follows Telegram's migrate_to_chat_id
+    fake.fail("sendMessage", 400, "Bad Request: group chat was upgraded to a supergroup chat",
+              parameters={"migrate_to_chat_id": other})
+    await channel.send(out("group", "已登记", chat_ref=str(fk.GROUP_ID)))
+    assert [p["text"] for p in fake.sent(other)] == ["已登记"]
+    assert stub.bindings.community_for("telegram", str(other)) == fk.COMMUNITY_ID
+
+
+async def test_a_failing_core_is_retried(fake, stub, channel):
+    real_submit, failures = stub.submit, []
+
+    async def flaky(msg):
+        if len(failures) < 1:
+            failures.append(msg)
+            raise RuntimeError("database is locked")
+        await real_submit(msg)
+
+    stub.submit = flaky
+    fake.push_update({"message": fk.group_message(fk.GROUP_ID, 90, fk.user(fk.ZHAO, "赵"), "楼道灯不亮")})
+    assert await fake.until(lambda: len(stub.submitted) == 1)
+    assert failures[0] == stub.submitted[0]  # the same message, same platform_id: the core dedupes

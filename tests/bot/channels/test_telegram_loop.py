@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -255,3 +256,37 @@ async def test_invite_link_then_private_commands(linli, fake):
     sent = await linli.push({"message": fk.private_message(2, qian, "/status 1")}, sends=1)
     assert "#1" in texts(sent, 8801)[0]
     assert linli.channel.can_reach(fk.COMMUNITY_ID, "r_qian", None)
+
+
+async def test_webhook_mode_from_settings(fake, tmp_path):
+    port = fk.free_port()
+    harness = Harness(fake, tmp_path / "hook.db")
+    harness.settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hook.db'}",
+        telegram_token=fk.TOKEN,
+        telegram_base_url=fake.base_url,
+        telegram_webhook_url=f"http://127.0.0.1:{port}/tg/hook",
+        telegram_webhook_secret="hook-secret",
+        telegram_webhook_listen="127.0.0.1",
+        telegram_webhook_port=port,
+        tick_seconds=3600,
+    )
+    await harness.start()
+    try:
+        url = f"http://127.0.0.1:{port}/tg/hook"
+        body = {"update_id": 500, **report(11, "3号楼2单元楼道灯不亮了")}
+        async with httpx.AsyncClient() as client:
+            assert (await client.post(url, json=body)).status_code == 403
+            await asyncio.sleep(0.05)
+            assert harness.handled == 0 and fake.sent() == []
+            ok = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+            assert (await client.post(url, json=body, headers=ok)).status_code == 200
+            assert await fake.until(lambda: harness.handled == 1 and len(fake.sent()) == 2)
+            assert (await client.post(url, json=body, headers=ok)).status_code == 200  # Telegram retries
+            assert await fake.until(lambda: harness.handled == 2)
+        await asyncio.sleep(0.05)
+        assert len(fake.sent()) == 2 and len(harness.tickets()) == 1
+        assert fake.calls_of("setWebhook")[0].params["secret_token"] == "hook-secret"
+        assert fake.calls_of("getUpdates") == []
+    finally:
+        await harness.stop()
