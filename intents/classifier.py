@@ -21,7 +21,7 @@ from rapidfuzz import fuzz, process
 from .extract import extract_location, is_urgent
 from .loader import NONE_ID, IntentSet
 from .model import Classification
-from .normalize import normalize
+from .normalize import normalize, strip_quote
 
 _SECONDARY_RE = re.compile(
     r"[,，。.!！;；\s](顺便(说一下|说下|提一下|问一下|问下|说一句)?|另外|还有就是|还有个|还有一个|对了|再说一下)"
@@ -31,6 +31,7 @@ FUZZY_MAX_LEN = 60  # near-duplicate matching is for short messages; long ones r
 FUZZY_CANDIDATES = 8  # compare only with the examples nearest by n-gram
 FUZZY_CUTOFF = 60
 NGRAM_SIZES = (1, 2)
+_QUOTE_SEP_RE = re.compile(r"\n[ \t]*(?:[-—–_][ \t]*){3,}\n")
 _PUNCT_RE = re.compile(r"[\s,，。.!！?？、;；:：~…\"'“”‘’()（）【】\[\]<>《》\-—_/|*#@+=]+")
 
 
@@ -174,6 +175,19 @@ class Classifier:
     # -- scoring ------------------------------------------------------------------------------------
     def analyse(self, text: str) -> Analysis:
         norm = normalize(text)
+        a = self._analyse(text, norm)
+        if a.classification.intent == NONE_ID and strip_quote(text) != text:
+            # a quoted reply: the reply alone ("我们这边也是") may only make sense with the quote
+            none_sc = a.scores[0]
+            if not (none_sc.keywords or none_sc.regexes or none_sc.notes):
+                full = normalize(_QUOTE_SEP_RE.sub("\n", text).replace("「", " ").replace("」", " "))
+                b = self._analyse(text, full)
+                if b.classification.intent != NONE_ID:
+                    b.scores[0].notes.append("read with the quoted message (the reply alone says too little)")
+                    return self._decide(text, full, b.normalized, {s.intent: s for s in b.scores}, loc_text=norm)
+        return a
+
+    def _analyse(self, text: str, norm: str) -> Analysis:
         t = self.prep(norm)
         scores = {i: IntentScore(i) for i in self._ids}
         none_sc = scores[NONE_ID]
@@ -296,13 +310,15 @@ class Classifier:
             none_sc.notes.append(f"veto_issues '{veto_all}'")
         return self._decide(text, norm, t, scores)
 
-    def _decide(self, text: str, norm: str, t: str, scores: dict[str, IntentScore]) -> Analysis:
+    def _decide(
+        self, text: str, norm: str, t: str, scores: dict[str, IntentScore], loc_text: str | None = None
+    ) -> Analysis:
         ranked = sorted(scores.values(), key=lambda s: -s.score)
         best = ranked[0]
         mx = best.score
         z = sum(math.exp((s.score - mx) / self.temperature) for s in ranked)
         conf = 1.0 / z
-        loc = extract_location(norm, normalized=True)
+        loc = extract_location(norm if loc_text is None else loc_text, normalized=True)
         urgent = unsure = False
         runner = ranked[1] if len(ranked) > 1 else None
         if best.intent != NONE_ID:

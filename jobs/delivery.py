@@ -111,7 +111,7 @@ class Deliverer:
                 row.failed_at = now
             else:
                 backoff = timedelta(seconds=retry_after) if retry_after else min(
-                    timedelta(seconds=30 * 2 ** min(row.attempts, 10)), MAX_BACKOFF
+                    timedelta(seconds=15 * 2 ** min(row.attempts - 1, 10)), MAX_BACKOFF
                 )
                 row.not_before = now + backoff
             s.add(row)

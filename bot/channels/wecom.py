@@ -64,6 +64,14 @@ UNREACHABLE_ERRORS = {60111, 81013, 82001, 40031}
 NOT_TEXT_REPLY = "请发送文字命令，例如：/mine（我的工单）、/accept 12（接单）、/done 12 已修好。"
 
 
+def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes (WeCom counts bytes), cut at a character boundary."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
 class WeComChannel(Channel):
     """The WeCom app channel for every community with ``wecom:`` in its community file."""
 
@@ -208,7 +216,7 @@ class WeComChannel(Channel):
                 title, _, rest = text.partition("\n")
                 result = await call_client(
                     client, client.message.send_text_card, cfg.agent_id, touser,
-                    title[:128] or f"工单 #{message.ticket}", (rest or title)[:512],
+                    _clip(title, 128) or f"工单 #{message.ticket}", _clip(rest or title, 512),
                     str(url_pattern).format(ticket=message.ticket, community=message.community), "查看",
                 )
             else:
