@@ -51,7 +51,7 @@ class LinliApp:
         self.identities = Identities(db, communities)
         self.bindings = ChatBindings(db, communities)
         self.channels: list[Channel] = []
-        self.deliverer = Deliverer(db, self.channels)
+        self.deliverer = Deliverer(db, self.channels, self._admins_of)
         self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: AsyncIOScheduler | None = None
         self._tick_lock = asyncio.Lock()
@@ -71,6 +71,10 @@ class LinliApp:
         db = Database(settings.database_url)
         db.create_all()
         return cls(settings, communities, intents, db, clock)
+
+    def _admins_of(self, community: str) -> list[str]:
+        found = self.communities.get(community)
+        return list(found.admins) if found else []
 
     def add_channel(self, channel: Channel) -> None:
         self.channels.append(channel)

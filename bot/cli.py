@@ -120,9 +120,9 @@ async def _serve(app) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
-    log.info("Linli running with %s", ", ".join(ch.name for ch in app.channels))
     try:
+        await app.start()
+        log.info("Linli running with %s", ", ".join(ch.name for ch in app.channels))
         await stop.wait()
     finally:
         await app.stop()

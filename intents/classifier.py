@@ -31,6 +31,8 @@ FUZZY_MAX_LEN = 60  # near-duplicate matching is for short messages; long ones r
 FUZZY_CANDIDATES = 8  # compare only with the examples nearest by n-gram
 FUZZY_CUTOFF = 60
 NGRAM_SIZES = (1, 2)
+# a reply that only makes sense with the quoted message: "我们这边也是", "3号楼也坏了", "同样"
+_ME_TOO_RE = re.compile(r"也(是|一样|坏|不|没|停|堵|漏|有|这样)|同样|一样|同问|我家也|这边也")
 _QUOTE_SEP_RE = re.compile(r"\n[ \t]*(?:[-—–_][ \t]*){3,}\n")
 _PUNCT_RE = re.compile(r"[\s,，。.!！?？、;；:：~…\"'“”‘’()（）【】\[\]<>《》\-—_/|*#@+=]+")
 
@@ -88,7 +90,7 @@ class Classifier:
         self._veto_issues = [p.regex for p in none_def.veto_issues]
         self._none_negative = [p.regex for p in none_def.negative]
         self._not_urgent = [p.regex for p in none_def.not_urgent]
-        self._regex = {i: [(p.regex, p.weight) for p in d.regex] for i, d in self._defs.items()}
+        self._regex_items = [(i, [(p.regex, p.weight) for p in d.regex]) for i, d in self._defs.items() if d.regex]
         self._negative = {i: [p.regex for p in d.negative] for i, d in self._defs.items()}
         self._urgent = {i: [p.regex for p in d.urgent] for i, d in self._defs.items()}
 
@@ -179,22 +181,32 @@ class Classifier:
         if a.classification.intent == NONE_ID and strip_quote(text) != text:
             # a quoted reply: the reply alone ("我们这边也是") may only make sense with the quote
             none_sc = a.scores[0]
-            if not (none_sc.keywords or none_sc.regexes or none_sc.notes):
+            if not (none_sc.keywords or none_sc.regexes or none_sc.notes) and _ME_TOO_RE.search(norm):
                 full = normalize(_QUOTE_SEP_RE.sub("\n", text).replace("「", " ").replace("」", " "))
                 b = self._analyse(text, full)
                 if b.classification.intent != NONE_ID:
                     b.scores[0].notes.append("read with the quoted message (the reply alone says too little)")
-                    return self._decide(text, full, b.normalized, {s.intent: s for s in b.scores}, loc_text=norm)
+                    return self._decide(
+                        text, full, b.normalized, {s.intent: s.score for s in b.scores},
+                        {s.intent: s for s in b.scores}, loc_text=norm,
+                    )
         return a
 
     def _analyse(self, text: str, norm: str) -> Analysis:
         t = self.prep(norm)
-        scores = {i: IntentScore(i) for i in self._ids}
-        none_sc = scores[NONE_ID]
+        score = dict.fromkeys(self._ids, 0.0)
+        ev: dict[str, IntentScore] = {}  # evidence, only for intents that have some
+
+        def evidence(iid: str) -> IntentScore:
+            e = ev.get(iid)
+            if e is None:
+                e = ev[iid] = IntentScore(iid)
+            return e
+
         if not t:
-            none_sc.score = self.none_bias + self.strong_w
-            none_sc.notes.append("empty after normalisation (emoji / image / mention only)")
-            return self._decide(text, norm, t, scores)
+            score[NONE_ID] = self.none_bias + self.strong_w
+            evidence(NONE_ID).notes.append("empty after normalisation (emoji / image / mention only)")
+            return self._decide(text, norm, t, score, ev)
 
         none_negated = any(p.search(t) for p in self._none_negative)
         veto_all = None
@@ -209,19 +221,21 @@ class Classifier:
 
         # keywords: one pass with the first-character index; a keyword counts once, and one inside a
         # longer keyword of the same intent does not count again
-        found: dict[str, list[tuple[str, int, int, float]]] = defaultdict(list)
+        found: dict[str, list[tuple[str, int, int, float]]] = {}
         by_char = self._kw_by_char
         for i, ch in enumerate(t):
             cands = by_char.get(ch)
             if cands:
                 for k, iid, w in cands:
                     if t.startswith(k, i):
-                        found[iid].append((k, i, i + len(k), w))
+                        found.setdefault(iid, []).append((k, i, i + len(k), w))
         for iid, hits in found.items():
-            sc = scores[iid]
-            hits.sort(key=lambda h: (h[1] - h[2], h[1]))
+            e = evidence(iid)
+            if len(hits) > 1:
+                hits.sort(key=lambda h: (h[1] - h[2], h[1]))
             covered: list[tuple[int, int]] = []
             seen: set[str] = set()
+            total = 0.0
             for k, pos, end, w in hits:
                 if k in seen or any(a <= pos and end <= b for a, b in covered):
                     continue
@@ -229,22 +243,23 @@ class Classifier:
                 covered.append((pos, end))
                 if pos >= sec_pos:
                     w *= SECONDARY_FACTOR
-                sc.score += w
-                sc.keywords.append((k, w))
-        for iid in self._ids:
-            sc = scores[iid]
-            for rx, w in self._regex[iid]:
+                total += w
+                e.keywords.append((k, w))
+            score[iid] += total
+        for iid, pats in self._regex_items:
+            for rx, w in pats:
                 m = rx.search(t)
                 if m:
                     if m.start() >= sec_pos:
                         w *= SECONDARY_FACTOR
-                    sc.score += w
-                    sc.regexes.append((m.group(0), w))
+                    score[iid] += w
+                    evidence(iid).regexes.append((m.group(0), w))
         if none_negated:
-            none_sc.score = 0.0
-            none_sc.keywords.clear()
-            none_sc.regexes.clear()
-            none_sc.notes.append("none cues cancelled: the problem is still there")
+            score[NONE_ID] = 0.0
+            e = evidence(NONE_ID)
+            e.keywords.clear()
+            e.regexes.clear()
+            e.notes.append("none cues cancelled: the problem is still there")
 
         # n-gram similarity: nearest example per intent and the intent centroid
         qvec = self._vector(char_ngrams(t))
@@ -267,16 +282,16 @@ class Classifier:
                 b = best_ex.get(iid)
                 if b is None or v > b[0]:
                     best_ex[iid] = (v, slot)
-        for iid in self._ids:
+        sim_w = self.sim_w
+        for iid in centroid.keys() | best_ex.keys():
             b = best_ex.get(iid)
-            mx = b[0] if b else 0.0
-            sim = 0.6 * mx + 0.4 * centroid.get(iid, 0.0)
+            sim = 0.6 * (b[0] if b else 0.0) + 0.4 * centroid.get(iid, 0.0)
             if sim > 0.05:
-                sc = scores[iid]
-                sc.score += self.sim_w * sim
-                sc.similarity = sim
+                score[iid] += sim_w * sim
+                e = evidence(iid)
+                e.similarity = sim
                 if b:
-                    sc.nearest = self._ex_text[b[1]]
+                    e.nearest = self._ex_text[b[1]]
 
         # rapidfuzz: is the message a near-duplicate of an example (typo, small rewording)?
         if len(t) <= FUZZY_MAX_LEN:
@@ -287,36 +302,49 @@ class Classifier:
                 hit = process.extractOne(t, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
                 if hit is not None:
                     ex, ratio, slot = hit
-                    sc = scores[self._ex_intent[slot]]
-                    sc.score += self.fuzzy_w * (ratio - FUZZY_CUTOFF) / (100 - FUZZY_CUTOFF)
-                    sc.fuzzy = (ratio, ex)
+                    iid = self._ex_intent[slot]
+                    score[iid] += self.fuzzy_w * (ratio - FUZZY_CUTOFF) / (100 - FUZZY_CUTOFF)
+                    evidence(iid).fuzzy = (ratio, ex)
 
         # vetoes (intents too weak to win are not checked)
+        floor = 0.5 * self.none_bias
         for iid in self._issue_ids:
-            sc = scores[iid]
             if veto_all is not None:
-                sc.vetoed = f"none veto '{veto_all}'"
-            elif sc.score >= 0.5 * self.none_bias:
+                if score[iid] > 0:
+                    evidence(iid).vetoed = f"none veto '{veto_all}'"
+                score[iid] = 0.0
+            elif score[iid] >= floor:
                 for rx in self._negative[iid]:
                     m = rx.search(t)
                     if m:
-                        sc.vetoed = f"negative '{m.group(0)}'"
+                        evidence(iid).vetoed = f"negative '{m.group(0)}'"
+                        score[iid] = 0.0
                         break
-            if sc.vetoed:
-                sc.score = 0.0
-        none_sc.score += self.none_bias
+        score[NONE_ID] += self.none_bias
         if veto_all is not None:
-            none_sc.score += self.strong_w
-            none_sc.notes.append(f"veto_issues '{veto_all}'")
-        return self._decide(text, norm, t, scores)
+            score[NONE_ID] += self.strong_w
+            evidence(NONE_ID).notes.append(f"veto_issues '{veto_all}'")
+        return self._decide(text, norm, t, score, ev)
 
     def _decide(
-        self, text: str, norm: str, t: str, scores: dict[str, IntentScore], loc_text: str | None = None
+        self,
+        text: str,
+        norm: str,
+        t: str,
+        score: dict[str, float],
+        ev: dict[str, IntentScore],
+        loc_text: str | None = None,
     ) -> Analysis:
-        ranked = sorted(scores.values(), key=lambda s: -s.score)
+        order = sorted(score, key=score.__getitem__, reverse=True)
+        ranked = []
+        for iid in order:
+            e = ev.get(iid) or IntentScore(iid)
+            e.score = score[iid]
+            ranked.append(e)
         best = ranked[0]
         mx = best.score
-        z = sum(math.exp((s.score - mx) / self.temperature) for s in ranked)
+        temp = self.temperature
+        z = sum(math.exp((v - mx) / temp) for v in score.values())
         conf = 1.0 / z
         loc = extract_location(norm if loc_text is None else loc_text, normalized=True)
         urgent = unsure = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, or_, update
@@ -23,6 +23,8 @@ from storage.models import Outbox
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=1)
+#: Tries (10 minutes apart) before a message nobody can deliver is given up and the admins are told.
+UNREACHABLE_TRIES = 3
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -53,9 +55,12 @@ def to_message(row: Outbox) -> OutgoingMessage:
 class Deliverer:
     """Claims due outbox rows and hands them to channels."""
 
-    def __init__(self, db: Database, channels: Sequence[Channel]) -> None:
+    def __init__(
+        self, db: Database, channels: Sequence[Channel], admins_of: Callable[[str], list[str]] = lambda c: []
+    ) -> None:
         self.db = db
         self.channels = channels
+        self.admins_of = admins_of
 
     def pick(self, row: Outbox) -> Channel | None:
         ordered = sorted(self.channels, key=lambda ch: ch.name != row.channel)
@@ -80,7 +85,11 @@ class Deliverer:
         for row in self.claim(now):
             channel = self.pick(row)
             if channel is None:
-                self._failed(row.id, now, f"no channel can reach {row.recipient}", retry_after=600)
+                # A link may still be made (an invite redeemed); after a few tries, give up and say so.
+                give_up = row.attempts + 1 >= UNREACHABLE_TRIES
+                self._failed(row.id, now, f"no channel can reach {row.recipient}", retry_after=600, permanent=give_up)
+                if give_up:
+                    self._tell_admins(row, now)
                 continue
             try:
                 await channel.send(to_message(row))
@@ -116,6 +125,20 @@ class Deliverer:
                 row.not_before = now + backoff
             s.add(row)
         log.warning("outbox row %s not delivered (%s)", row_id, error)
+
+    def _tell_admins(self, row: Outbox, now: datetime) -> None:
+        """Queue a notice to the admins about a message no channel could deliver (never about a
+        notice itself, so this cannot loop)."""
+        if row.event == "undeliverable":
+            return
+        what = f"工单 #{row.ticket_id} 的" if row.ticket_id else ""
+        text = f"【无法送达】{what}消息发不到 {row.recipient}（没有可用的聊天渠道绑定），请联系本人：\n{row.text}"
+        with self.db.session() as s:
+            admins = self.admins_of(row.community)
+            for admin in admins:
+                if admin != row.recipient:
+                    s.add(Outbox(community=row.community, recipient=admin, text=text, event="undeliverable",
+                                 ticket_id=row.ticket_id, created_at=now, not_before=now))
 
     def next_due(self) -> datetime | None:
         with self.db.session() as s:

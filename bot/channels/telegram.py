@@ -149,6 +149,10 @@ class TelegramChannel(Channel):
         self.app = app
         if self.communities is None:
             self.communities = app.communities
+        # httpx logs every request URL at INFO, and Bot API URLs contain the token: keep it out of logs.
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.getEffectiveLevel() < logging.WARNING:
+            httpx_log.setLevel(logging.WARNING)
         application = self.build_application()
         await self._initialize(application)
         self.application = application

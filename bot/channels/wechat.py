@@ -196,6 +196,7 @@ class WeChatChannel(Channel):
             message = parse_message(verified.xml)
             kind = (message.type or "").lower()
             source = message.source
+            _ = message.id, message.target  # typed fields: a bad MsgId is a bad request, not a crash
         except Exception:
             return PlainTextResponse("bad request", status_code=400)
         if not isinstance(source, str) or not source:
@@ -255,6 +256,8 @@ class WeChatChannel(Channel):
             if event in ("subscribe", "subscribe_scan"):
                 self.touch(community_id, openid)
                 return self._extra(community.wechat, "welcome") or welcome_text(community.name)
+            if event == "unsubscribe":
+                self._close_window(community_id, openid)
             return None
         if kind not in ("text", "voice", "location"):
             self.touch(community_id, openid)
@@ -359,6 +362,12 @@ class WeChatChannel(Channel):
     def can_reach(self, community: str, to: str, chat_ref: str | None) -> bool:
         if to == GROUP or self.config(community) is None:
             return False
+        found = self.communities.get(community)
+        if (
+            found is not None and found.wecom is not None and self.app is not None and not to.startswith("wx:")
+            and self.app.identities.platform_ids(community, to, "wecom")
+        ):
+            return False  # staff on the community's WeCom app get everything there (no 48 h window)
         return bool(self._openids(community, to))
 
     def _pick_openid(self, community_id: str, openids: list[str]) -> str:

@@ -154,6 +154,7 @@ class WeComChannel(Channel):
             message = parse_message(plain)
             kind = (message.type or "").lower()
             userid = message.source
+            _ = message.id, message.target  # typed fields: a bad MsgId is a bad request, not a crash
         except Exception:
             return PlainTextResponse("bad request", status_code=400)
         if not isinstance(userid, str) or not userid:
@@ -166,7 +167,15 @@ class WeComChannel(Channel):
         text = message.content
         if not isinstance(text, str) or not text.strip():
             return PlainTextResponse("")
+        try:
+            return await self._submit(community_id, userid, text, message)
+        except Exception as exc:
+            log.error("WeCom message for %s not handled: %s", community_id, redact(repr(exc)))
+            return PlainTextResponse("try again", status_code=500)
+
+    async def _submit(self, community_id: str, userid: str, text: str, message: Any) -> Response:
         app = self.app
+        assert app is not None
         sender = app.identities.resolve(community_id, "wecom", userid) or f"wecom:{userid}"
         incoming = IncomingMessage(
             community=community_id,

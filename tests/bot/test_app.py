@@ -105,3 +105,29 @@ async def test_admin_reload_reports_errors_with_file_and_line(app):
                                      platform_id="r1", channel="fake"))
     refused = [m for m in app.channel.sent if m.event == "refused"]
     assert len(refused) == 1 and "lighting.yaml:2: YAML syntax error" in refused[0].text
+
+
+class StaffOnlyChannel(FakeChannel):
+    """Reaches the admins only, as a WeCom app does."""
+
+    def can_reach(self, community, to, chat_ref):
+        return to.startswith("admin")
+
+
+async def test_a_message_no_channel_can_deliver_is_given_up_and_the_admins_told(tmp_path):
+    clock = ManualClock(T0)
+    app = LinliApp.build(Settings(database_url=f"sqlite:///{tmp_path / 'u.db'}"), [COMMUNITY], clock=clock)
+    channel = StaffOnlyChannel()
+    app.add_channel(channel)
+    with app.db.session() as s:
+        s.add(Outbox(community="zhenghong", recipient="bh3", text="新工单 #7", event="dispatched", ticket_id=7,
+                     created_at=T0, not_before=T0))
+    for minutes in (0, 11, 22, 33):
+        clock.set(T0 + timedelta(minutes=minutes))
+        await app.tick()
+    notices = [m for m in channel.sent if m.event == "undeliverable"]
+    assert sorted(m.to for m in notices) == ["admin1", "admin2"] and "bh3" in notices[0].text
+    with app.db.session() as s:
+        row = s.get(Outbox, 1)
+    assert row.failed_at is not None and row.attempts == 3
+    app.db.dispose()

@@ -453,3 +453,15 @@ async def test_a_failing_core_is_retried(fake, stub, channel):
     fake.push_update({"message": fk.group_message(fk.GROUP_ID, 90, fk.user(fk.ZHAO, "赵"), "楼道灯不亮")})
     assert await fake.until(lambda: len(stub.submitted) == 1)
     assert failures[0] == stub.submitted[0]  # the same message, same platform_id: the core dedupes
+
+
+async def test_the_token_stays_out_of_the_log(fake, stub, caplog):
+    caplog.set_level(logging.INFO)  # the production level (DEBUG shows PTB's own URL logging)
+    logging.getLogger("httpx").setLevel(logging.NOTSET)
+    ch = make_channel(fake)
+    await ch.start(stub)
+    try:
+        await ch.send(out("bh3", "x"))
+    finally:
+        await ch.stop()
+    assert fk.TOKEN not in caplog.text

@@ -119,6 +119,20 @@ async def test_report_retries_and_staff_work_over_wecom(env):
     assert tickets(app)[0].status == "closed"
 
 
+async def test_forged_request_is_refused_and_its_msgid_still_works(env):
+    app, _, client, api = env
+    xml = with_fields(fixture("wechat/test_parse_text_message.xml"), FromUserName=ZHAO,
+                      Content="3号楼2单元楼道灯不亮了", MsgId="6054768590064719050")
+    query, body = oa_encrypted(OA["token"], OA["encoding_aes_key"], OA["app_id"], xml)
+    forged = {**query, "msg_signature": "0" * 40}
+    assert (await client.post("/wechat/wxtest", params=forged, content=body.encode())).status_code == 403
+    forged_token = oa_encrypted("guessed-token", OA["encoding_aes_key"], OA["app_id"], xml)
+    assert (await client.post("/wechat/wxtest", params=forged_token[0], content=forged_token[1].encode())).status_code == 403
+    assert tickets(app) == [] and api.calls == []
+    assert (await client.post("/wechat/wxtest", params=query, content=body.encode())).status_code == 200
+    assert len(tickets(app)) == 1
+
+
 async def test_staff_command_from_someone_not_allowed_changes_nothing(env):
     app, clock, client, api = env
     await resident_says(client, "3号楼2单元楼道灯不亮了", "6054768590064719101")

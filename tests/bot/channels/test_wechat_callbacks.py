@@ -255,6 +255,15 @@ async def test_bad_signature_403_and_msgid_still_usable(env):
     assert r.status_code == 200 and [m.platform_id for m in app.submitted] == ["777"]
 
 
+async def test_unsubscribe_closes_the_window(env):
+    app, channel, client = env
+    await post_plain(client, fixture("wechat/test_parse_text_message.xml"))
+    assert channel._window_open("wxplain", "fromUser", app.time)
+    xml = with_fields(fixture("wechat/test_unsubscribe_event.xml"), FromUserName="fromUser")
+    assert (await post_plain(client, xml)).status_code == 200
+    assert not channel._window_open("wxplain", "fromUser", app.time)
+
+
 async def test_forged_message_does_not_open_the_window(env):
     app, channel, client = env
     forged = {**oa_plain_query("plaintoken"), "signature": "f" * 40}
@@ -272,7 +281,10 @@ LAUGHS = """<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol
 <xml><MsgType>text</MsgType><FromUserName>a</FromUserName><Content>&lol2;</Content></xml>"""
 
 
-@pytest.mark.parametrize("body", [XXE, LAUGHS, "<xml><MsgType>text", "not xml at all", "<xml></xml>",
+BAD_MSGID = "<xml><FromUserName>a</FromUserName><MsgType>text</MsgType><Content>x</Content><MsgId>abc</MsgId></xml>"
+
+
+@pytest.mark.parametrize("body", [XXE, LAUGHS, BAD_MSGID, "<xml><MsgType>text", "not xml at all", "<xml></xml>",
                                   "<xml><FromUserName>a</FromUserName></xml>", "\udcff".encode("utf-8", "surrogatepass")])
 async def test_malformed_or_entity_xml_is_400(env, body):
     app, _, client = env

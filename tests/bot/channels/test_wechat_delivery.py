@@ -11,7 +11,7 @@ import pytest
 from fakes.wechat_api import SECRETS, FakeWeChatAPI, StubApp
 from sqlmodel import select
 
-from bot.channels.base import RecipientUnreachable
+from bot.channels.base import DeliveryError, RecipientUnreachable
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wechat_common import OAClient, WorkClient
 from handlers.messages import Button, OutgoingMessage
@@ -65,10 +65,14 @@ async def test_can_reach(env):
     assert channel.can_reach("wxtest", "r_zhao", None)
     assert channel.can_reach("wxtest", "wx:oSomeone", None)
     assert not channel.can_reach("wxtest", "group", "x")
-    assert not channel.can_reach("wxtest", "bh3", None)  # no openid linked
-    app.identities.link("wxtest", "bh3", "wechat", "oBH3")
-    assert channel.can_reach("wxtest", "bh3", None)
+    assert not channel.can_reach("wxtest", "r_new", None)  # no openid linked
+    app.identities.link("wxtest", "r_new", "wechat", "oNEW")
+    assert channel.can_reach("wxtest", "r_new", None)
     assert not channel.can_reach("nosuch", "r_zhao", None)
+    app.identities.link("wxtest", "bh3", "wechat", "oBH3")
+    assert not channel.can_reach("wxtest", "bh3", None)  # staff on the WeCom app get their messages there
+    app.identities.link("wxplain", "bh1", "wechat", "oBH1")
+    assert channel.can_reach("wxplain", "bh1", None)  # no WeCom in that community
 
 
 async def test_in_window_customer_service_message_token_fetched_once(env):
@@ -112,13 +116,15 @@ async def test_tokens_and_secrets_are_never_logged(env, caplog):
     channel.touch("wxtest", ZHAO)
     await channel.send(out())
     api.expire_tokens()
-    api.fail("message/custom/send", 40001, times=5)
-    with pytest.raises(Exception):  # noqa: B017 - persistent 40001: retried later
+    api.fail("message/custom/send", 40001, times=5)  # refused even with a fresh token
+    with pytest.raises(DeliveryError) as raised:
         await channel.send(out(text="x"))
-    assert api.valid_tokens or api.token_fetches
-    for token in ("OA-TOKEN-1", "OA-TOKEN-2", "oa-secret-for-tests"):
-        assert token not in caplog.text
-    assert any("access_token=***" in r.getMessage() for r in caplog.records) or "access_token" not in caplog.text
+    assert not isinstance(raised.value, RecipientUnreachable)
+    assert len(api.token_fetches) == 2  # one refresh, then retried later by the outbox (no loop)
+    assert "access_token=***" in caplog.text  # urllib3 logged the URLs, redacted
+    for secret in ("OA-TOKEN-", "oa-secret-for-tests"):
+        assert secret not in caplog.text
+        assert secret not in str(raised.value)
 
 
 async def test_outside_48h_uses_the_template_for_that_kind(env):

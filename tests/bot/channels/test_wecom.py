@@ -237,3 +237,21 @@ async def test_unknown_user_is_unreachable(env):
     api.fail("message/send", 81013)
     with pytest.raises(RecipientUnreachable):
         await channel.send(out())
+
+
+async def test_core_failure_is_500_and_the_retry_goes_through(env):
+    app, _, client, _ = env
+    query, body = wecom_encrypted(TOKEN, AES, CORP, staff_message("mycreate", "/mine", "9010"))
+    app.fail_submit = True
+    assert (await client.post("/wecom/wxtest", params=query, content=body.encode())).status_code == 500
+    app.fail_submit = False
+    assert (await client.post("/wecom/wxtest", params=query, content=body.encode())).status_code == 200
+    assert [m.text for m in app.submitted] == ["/mine"]
+
+
+async def test_bad_msgid_is_400(env):
+    app, _, client, _ = env
+    xml = staff_message("mycreate", "/mine", "9011").replace("<MsgId>9011</MsgId>", "<MsgId>x</MsgId>")
+    query, body = wecom_encrypted(TOKEN, AES, CORP, xml)
+    assert (await client.post("/wecom/wxtest", params=query, content=body.encode())).status_code == 400
+    assert app.submitted == []
