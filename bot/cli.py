@@ -186,10 +186,13 @@ def cmd_review(args: argparse.Namespace) -> int:
             if intent != "none" and app.core.spec_for(intent) is None:
                 return _fail(f"unknown intent {intent!r}")
             if args.add_example:
+                from intents.edit import add_example
+                from intents.loader import IntentConfigError
+
                 try:
-                    where = add_example(app.intents.directory, intent, item.text)
-                except ValueError as exc:
-                    return _fail(str(exc))
+                    where = add_example(intent, item.text, app.intents.directory)
+                except (KeyError, ValueError, IntentConfigError) as exc:
+                    return _fail(f"not added: {exc}")
                 print(f"added to {where} as an example of {intent}", file=sys.stderr)
             item.resolved = intent
             s.add(item)
@@ -200,40 +203,6 @@ def cmd_review(args: argparse.Namespace) -> int:
             print(json.dumps({"id": item.id, "at": item.at.isoformat(), "person": item.person, "text": item.text,
                               "guess": item.guess, "confidence": round(item.confidence, 3)}, ensure_ascii=False))
     return 0
-
-
-def add_example(directory: Path, intent: str, text: str) -> Path:
-    """Append ``text`` to the ``examples:`` of ``intent``'s YAML file, keeping the file valid.
-
-    The edit is validated with the intent loader and undone if the set no longer loads, so a
-    running bot's next reload never sees a broken file because of this command.
-    """
-    from intents.loader import IntentConfigError, load_intents
-
-    for path in sorted(directory.glob("*.yaml")):
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if not any(line.strip() == f"id: {intent}" for line in lines):
-            continue
-        start = next((i for i, line in enumerate(lines) if line.rstrip() == "examples:"), None)
-        if start is None:
-            raise ValueError(f"{path}: no 'examples:' block to add to")
-        end = start + 1
-        while end < len(lines) and (lines[end].startswith("  ") or not lines[end].strip()):
-            end += 1
-        while end > start + 1 and not lines[end - 1].strip():
-            end -= 1
-        original = "".join(lines)
-        if lines and not lines[end - 1].endswith("\n"):
-            lines[end - 1] += "\n"
-        lines.insert(end, f"  - {json.dumps(text, ensure_ascii=False)}\n")
-        path.write_text("".join(lines), encoding="utf-8")
-        try:
-            load_intents(directory)
-        except IntentConfigError as exc:
-            path.write_text(original, encoding="utf-8")
-            raise ValueError(f"not added, the intents would not load:\n{exc}") from exc
-        return path
-    raise ValueError(f"no intent file with id: {intent} in {directory}")
 
 
 # -- parser ---------------------------------------------------------------------------------------

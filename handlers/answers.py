@@ -28,17 +28,26 @@ _NOT_FIXED = re.compile(
 )
 
 
+_CLAUSE_SPLIT = re.compile(r"[\s,，.。!！~～、;；:：?？…]+")
+_NEGATION = re.compile(r"没|不|未|还是|又|仍|依然|别")
+
+
 def read_resolution(text: str) -> Answer:
-    """Classify an answer to "is it fixed?" as ``fixed``, ``not_fixed`` or ``unclear``."""
-    core = _COURTESY.sub("", text.strip().lower())
-    if not core:
+    """Classify an answer to "is it fixed?" as ``fixed``, ``not_fixed`` or ``unclear``.
+
+    Each clause must be a whole answer phrase: "好了，人出来了，谢谢" is fixed (its first clause is),
+    "没修好" is not fixed, and "好了好了别吵了" (one clause, no answer phrase) is unclear.
+    """
+    if len(text) > 40:
+        return "unclear"
+    clauses = [_COURTESY.sub("", c.lower()) for c in _CLAUSE_SPLIT.split(text.strip())]
+    clauses = [c for c in clauses if c]
+    if not clauses:
         # Only thanks ("谢谢师傅！") after a fix reads as yes.
         return "fixed" if re.search(r"谢|感谢", text) else "unclear"
-    if len(core) > 14:
-        return "unclear"
-    if _NOT_FIXED.match(core):
+    if any(len(c) <= 14 and _NOT_FIXED.match(c) for c in clauses):
         return "not_fixed"
-    if _FIXED.match(core):
+    if _FIXED.match(clauses[0]) and not any(_NEGATION.search(c) for c in clauses[1:]):
         return "fixed"
     return "unclear"
 

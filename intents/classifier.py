@@ -130,7 +130,7 @@ class Classifier:
         centroids: dict[str, dict[str, float]] = {i: defaultdict(float) for i in self._ids}
         for ei, grams in enumerate(ex_grams):
             for g, w in self._vector(grams).items():
-                if df[g] <= max_df:
+                if df[g] <= max_df and len(g) > 1:  # single characters only count via the centroids
                     index[g].append((ei, w))
                 if df[g] <= max_df_centroid:
                     centroids[self._ex_intent[ei]][g] += w
@@ -246,14 +246,6 @@ class Classifier:
                 total += w
                 e.keywords.append((k, w))
             score[iid] += total
-        for iid, pats in self._regex_items:
-            for rx, w in pats:
-                m = rx.search(t)
-                if m:
-                    if m.start() >= sec_pos:
-                        w *= SECONDARY_FACTOR
-                    score[iid] += w
-                    evidence(iid).regexes.append((m.group(0), w))
         if none_negated:
             score[NONE_ID] = 0.0
             e = evidence(NONE_ID)
@@ -292,6 +284,20 @@ class Classifier:
                 e.similarity = sim
                 if b:
                     e.nearest = self._ex_text[b[1]]
+
+        # regexes: only for intents sharing a keyword or an n-gram with the message (saves most searches)
+        for iid, pats in self._regex_items:
+            if iid == NONE_ID and none_negated:
+                continue
+            if iid not in found and iid not in centroid and iid not in best_ex:
+                continue
+            for rx, w in pats:
+                m = rx.search(t)
+                if m:
+                    if m.start() >= sec_pos:
+                        w *= SECONDARY_FACTOR
+                    score[iid] += w
+                    evidence(iid).regexes.append((m.group(0), w))
 
         # rapidfuzz: is the message a near-duplicate of an example (typo, small rewording)?
         if len(t) <= FUZZY_MAX_LEN:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,7 @@ class WebServer:
         )
         self.server = _EmbeddedServer(config)
         self._task: asyncio.Task | None = None
+        self._socket: socket.socket | None = None
 
     @property
     def bound_port(self) -> int:
@@ -105,8 +107,25 @@ class WebServer:
                 return sock.getsockname()[1]
         return self.port
 
+    def _bind(self) -> socket.socket:
+        """Bind here, so a busy port is a clear ``OSError`` and not uvicorn's ``sys.exit``."""
+        family, kind, proto, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            sock.close()
+            raise OSError(
+                exc.errno, f"cannot listen on {self.host}:{self.port} for WeChat/WeCom callbacks: {exc.strerror}"
+                " (choose another with --port / LINLI_PORT)"
+            ) from None
+        sock.set_inheritable(True)
+        return sock
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve())
+        self._socket = self._bind()
+        self._task = asyncio.create_task(self.server.serve(sockets=[self._socket]))
         while not self.server.started:
             if self._task.done():
                 self._task.result()  # re-raise why it could not start (port in use …)
@@ -123,6 +142,9 @@ class WebServer:
         except (TimeoutError, asyncio.CancelledError):  # pragma: no cover
             self._task.cancel()
         self._task = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
 
 async def serve(app: LinliApp, host: str | None = None, port: int | None = None,

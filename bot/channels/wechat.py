@@ -35,6 +35,7 @@ Community file::
         keyword1: "{ticket}"
         keyword2: "{time}"
       cs_limit: 20                            # optional: customer-service messages per window
+      welcome: "欢迎关注…"                      # optional: the text answered to a new follower
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -70,6 +72,7 @@ from bot.channels.wechat_common import (
     render_buttons,
 )
 from handlers.messages import GROUP, IncomingMessage, OutgoingMessage
+from storage.community import CommunityError
 from storage.wechat_state import WeChatDelivery, WeChatQueued, WeChatWindow, create_tables
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,6 +111,46 @@ def welcome_text(community_name: str) -> str:
     )
 
 
+class WeChatExtras(BaseModel):
+    """The adapter's own keys under ``wechat:`` (beside app_id, secret, token, encoding_aes_key, templates)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    template_fields: dict[str, str] | None = None
+    cs_limit: int = Field(default=DEFAULT_CS_LIMIT, ge=1, le=1000)
+    welcome: str | None = None
+
+    @field_validator("template_fields")
+    @classmethod
+    def _placeholders(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key, fmt in (value or {}).items():
+            try:
+                fmt.format(text="", ticket="", time="", community="", event="")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"template_fields.{key}: unknown placeholder {exc} "
+                                 "(use {text} {ticket} {time} {community} {event})") from None
+        return value
+
+
+def check_extras(model: type[BaseModel], section: str, communities: Any) -> dict[str, BaseModel]:
+    """Validate the adapter's extra keys of every community; raise ``CommunityError`` naming them."""
+    found: dict[str, BaseModel] = {}
+    errors: list[str] = []
+    for community in communities.all():
+        cfg = getattr(community, section, None)
+        if cfg is None:
+            continue
+        try:
+            found[community.id] = model.model_validate(getattr(cfg, "model_extra", None) or {})
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"])
+                message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+                errors.append(f"community {community.id}: {section}.{where}: {message}")
+    if errors:
+        raise CommunityError(errors)
+    return found
+
+
 @dataclass
 class _Verified:
     """A POST that passed the signature check, with its decrypted plaintext."""
@@ -126,6 +169,7 @@ class WeChatChannel(Channel):
     def __init__(self, communities: Any, api_base: str | None = None) -> None:
         self.communities = communities
         self.api_base = api_base
+        self.extras: dict[str, WeChatExtras] = check_extras(WeChatExtras, "wechat", communities)  # type: ignore[assignment]
         self.app: LinliApp | None = None
         self.submitter = Submitter()
         self._clients: dict[str, OAClient] = {}
@@ -166,10 +210,8 @@ class WeChatChannel(Channel):
             self._cryptos[community_id] = crypto
         return crypto
 
-    @staticmethod
-    def _extra(cfg: Any, key: str, default: Any = None) -> Any:
-        extra = getattr(cfg, "model_extra", None) or {}
-        return extra.get(key, default)
+    def _extras(self, community_id: str) -> WeChatExtras:
+        return self.extras.get(community_id) or WeChatExtras()
 
     # ------------------------------------------------------------------ callback
 
@@ -255,7 +297,7 @@ class WeChatChannel(Channel):
             event = (getattr(message, "event", "") or "").lower()
             if event in ("subscribe", "subscribe_scan"):
                 self.touch(community_id, openid)
-                return self._extra(community.wechat, "welcome") or welcome_text(community.name)
+                return self._extras(community_id).welcome or welcome_text(community.name)
             if event == "unsubscribe":
                 self._close_window(community_id, openid)
             return None
@@ -325,7 +367,7 @@ class WeChatChannel(Channel):
 
     def _window_open(self, community_id: str, openid: str, now: datetime) -> bool:
         assert self.app is not None
-        limit = int(self._extra(self.config(community_id), "cs_limit", DEFAULT_CS_LIMIT))
+        limit = self._extras(community_id).cs_limit
         with self.app.db.session() as s:
             row = s.get(WeChatWindow, (community_id, openid))
             if row is None or row.closed:
@@ -445,7 +487,7 @@ class WeChatChannel(Channel):
 
     async def _template(self, message: OutgoingMessage, openid: str, template_id: str, now: datetime) -> None:
         community = self.communities.get(message.community)
-        fields = self._extra(community.wechat, "template_fields") or DEFAULT_TEMPLATE_FIELDS
+        fields = self._extras(message.community).template_fields or DEFAULT_TEMPLATE_FIELDS
         values = {
             "text": message.text,
             "ticket": f"#{message.ticket}" if message.ticket is not None else "-",

@@ -29,6 +29,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import requests
+from pydantic import BaseModel, ConfigDict, field_validator
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from wechatpy.enterprise import parse_message
@@ -38,6 +39,7 @@ from wechatpy.enterprise.replies import TextReply
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 
 from bot.channels.base import Channel, DeliveryError, RecipientUnreachable
+from bot.channels.wechat import check_extras
 from bot.channels.wechat_common import (
     MAX_BODY,
     BodyTooLarge,
@@ -64,6 +66,27 @@ UNREACHABLE_ERRORS = {60111, 81013, 82001, 40031}
 NOT_TEXT_REPLY = "请发送文字命令，例如：/mine（我的工单）、/accept 12（接单）、/done 12 已修好。"
 
 
+class WeComExtras(BaseModel):
+    """The adapter's own keys under ``wecom:``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: A link for tickets (``https://…/t/{ticket}``): tasks become text cards. Without it: plain text.
+    ticket_url: str | None = None
+
+    @field_validator("ticket_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, e.g. https://linli.example.org/t/{ticket}")
+        try:
+            value.format(ticket=1, community="x")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("only {ticket} and {community} may be used as placeholders") from None
+        return value
+
+
 def _clip(text: str, limit: int) -> str:
     """At most ``limit`` UTF-8 bytes (WeCom counts bytes), cut at a character boundary."""
     raw = text.encode("utf-8")
@@ -80,6 +103,7 @@ class WeComChannel(Channel):
     def __init__(self, communities: Any, api_base: str | None = None) -> None:
         self.communities = communities
         self.api_base = api_base
+        self.extras: dict[str, WeComExtras] = check_extras(WeComExtras, "wecom", communities)  # type: ignore[assignment]
         self.app: LinliApp | None = None
         self.submitter = Submitter()
         self._clients: dict[str, WorkClient] = {}
@@ -218,7 +242,8 @@ class WeComChannel(Channel):
                 return
         text = render_buttons(message.text, message.buttons)
         client = self.client(message.community)
-        url_pattern = (getattr(cfg, "model_extra", None) or {}).get("ticket_url")
+        extras = self.extras.get(message.community)
+        url_pattern = extras.ticket_url if extras is not None else None
         touser = "|".join(userids)
         try:
             if url_pattern and message.ticket is not None:

@@ -115,7 +115,19 @@ def test_load_and_index_under_a_second():
     assert time.perf_counter() - t < 1.0
 
 
-@pytest.mark.parametrize("name", ["messages-dev.jsonl", "challenge.jsonl"])
+def test_quoted_me_too_reply_reads_the_quote(classifier):
+    c = classifier.classify("「孙：电梯又坏了」\n- - - - - - - - - - - - - - -\n3号楼这边也坏了，快两天了")
+    assert (c.intent, c.building) == ("elevator", "3")
+    assert "quoted" in c.why
+
+
+def test_quoted_thanks_reply_stays_none(classifier):
+    assert classifier.classify("「赵：门口垃圾桶满了」\n- - - - - - - - - - - - - - -\n刚看了，已经清走了").intent == "none"
+
+
+@pytest.mark.parametrize(
+    "name", ["messages-dev.jsonl", "challenge.jsonl", "holdout.jsonl", "holdout2.jsonl", "holdout3.jsonl"]
+)
 def test_quality_on_bundled_sets(classifier, name, data_dir):
     rep = evaluate(classifier, read_samples(data_dir / name))
     assert rep.macro_f1 >= 0.90

@@ -215,3 +215,16 @@ async def test_live_uvicorn_server(env, fake_api):
             assert r.text == "42"
     finally:
         await server.stop()
+
+
+async def test_busy_port_is_a_clear_error(env):
+    import socket
+
+    app, _, _, _ = env
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        server = WebServer(app, app.channels, host="127.0.0.1", port=busy.getsockname()[1])
+        with pytest.raises(OSError, match="cannot listen on 127.0.0.1"):
+            await server.start()
+        await server.stop()

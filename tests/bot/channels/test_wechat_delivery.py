@@ -8,11 +8,11 @@ import logging
 from datetime import timedelta
 
 import pytest
-from fakes.wechat_api import SECRETS, FakeWeChatAPI, StubApp
+from fakes.wechat_api import FIXTURES, SECRETS, FakeWeChatAPI, StubApp
 from sqlmodel import select
 
 from bot.channels.base import DeliveryError, RecipientUnreachable
-from bot.channels.wechat import WeChatChannel
+from bot.channels.wechat import WeChatChannel, WeChatExtras
 from bot.channels.wechat_common import OAClient, WorkClient
 from handlers.messages import Button, OutgoingMessage
 from storage.wechat_state import WeChatQueued
@@ -180,9 +180,9 @@ async def test_45047_without_template_queues_and_tells_admins(env):
     assert len(queued(app)) == 1
 
 
-async def test_count_limit_is_tracked_locally(env, monkeypatch):
+async def test_count_limit_is_tracked_locally(env):
     app, channel, api = env
-    monkeypatch.setattr("bot.channels.wechat.DEFAULT_CS_LIMIT", 2)
+    channel.extras["wxtest"] = WeChatExtras(cs_limit=2)  # as `wechat: {cs_limit: 2}` in the community file
     channel.touch("wxtest", ZHAO)
     for _ in range(3):
         await channel.send(out(event="resolution_check"))
@@ -223,3 +223,58 @@ async def test_person_with_two_openids_gets_the_one_that_wrote_last(env):
     channel.touch("wxtest", "oZHAO_NEW_PHONE")
     await channel.send(out())
     assert api.sent("message/custom/send")[0].body["touser"] == "oZHAO_NEW_PHONE"
+
+
+async def test_api_down_is_retried_later_without_leaking_the_url(env, caplog):
+    _, channel, api = env
+    channel.touch("wxtest", ZHAO)
+    await channel.send(out())  # a token is cached now
+    api.stop()
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(DeliveryError) as raised:
+        await channel.send(out(text="down"))
+    assert not isinstance(raised.value, RecipientUnreachable) and raised.value.retry_after == 30
+    assert "access_token" not in str(raised.value) and "OA-TOKEN" not in caplog.text
+
+
+def _registry_with(tmp_path, section_extra: str, after: str):
+    from storage.community import CommunityRegistry
+
+    source = FIXTURES / "wechat_community.yaml"
+    path = tmp_path / "wxtest.yaml"
+    path.write_text(source.read_text(encoding="utf-8").replace(after, after + section_extra), encoding="utf-8")
+    return CommunityRegistry.load([path])
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("  cs_limit: 0\n", "wechat.cs_limit"),
+    ("  templtes: {a: b}\n", "wechat.templtes: unknown key"),
+    ("  template_fields: {first: '{txt}'}\n", "wechat.template_fields"),
+])
+def test_bad_adapter_keys_are_named(tmp_path, monkeypatch, extra, message):
+    from storage.community import CommunityError
+
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    registry = _registry_with(tmp_path, extra, "  token: spamtest\n")
+    with pytest.raises(CommunityError, match="community wxtest: " + message):
+        WeChatChannel.from_settings(None, registry)
+
+
+def test_adapter_keys_are_read(tmp_path, monkeypatch):
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    registry = _registry_with(tmp_path, "  cs_limit: 5\n  welcome: 欢迎！\n", "  token: spamtest\n")
+    channel = WeChatChannel.from_settings(None, registry)
+    assert channel._extras("wxtest").cs_limit == 5 and channel._extras("wxtest").welcome == "欢迎！"
+
+
+def test_bad_wecom_ticket_url_is_named(tmp_path, monkeypatch):
+    from bot.channels.wecom import WeComChannel
+    from storage.community import CommunityError
+
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    registry = _registry_with(tmp_path, "  ticket_url: linli.example.org/{id}\n", "  agent_id: 218\n")
+    with pytest.raises(CommunityError, match="community wxtest: wecom.ticket_url"):
+        WeComChannel.from_settings(None, registry)
