@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +54,26 @@ def tick(when: str) -> dict:
     return {"at": at(when)}
 
 
+def database_url(tmp_path: Path, db: str) -> str:
+    """SQLite in ``tmp_path`` by default; with ``LINLI_TEST_POSTGRES`` (a server URL such as
+    ``postgresql+psycopg://postgres:pg@127.0.0.1/postgres``) one PostgreSQL database per test and name."""
+    server = os.environ.get("LINLI_TEST_POSTGRES")
+    if not server:
+        return f"sqlite:///{tmp_path / db}"
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = "t_" + hashlib.sha1(f"{tmp_path}/{db}".encode()).hexdigest()[:16]
+    url = make_url(server)
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            c.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def simulate(tmp_path: Path, events: list[dict | str], db: str = "sim.db", community: Path = COMMUNITY) -> SimResult:
     """Run the events through ``linli simulate``'s own code path, in-process."""
-    url = f"sqlite:///{tmp_path / db}"
+    url = database_url(tmp_path, db)
     clock = ManualClock(datetime(2000, 1, 1, tzinfo=UTC))
     app = LinliApp.build(Settings(database_url=url), [community], clock=clock)
     out, err = io.StringIO(), io.StringIO()
