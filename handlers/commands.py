@@ -23,10 +23,8 @@ from handlers.tickets import (
     mark_done,
     opened_at_local,
     reopen,
-    reporters_of,
 )
 from intents.model import IntentSpec
-from storage.db import utc
 from storage.models import Resident, Ticket, TicketReporter
 
 _COMMAND = re.compile(r"^\s*/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)
@@ -97,13 +95,34 @@ def _guard(ctx: CommandContext, ticket: Ticket, action: str, verb: str, who: str
     return False
 
 
-def cmd_accept(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/accept 工单号")
-    if not found:
-        return
-    ticket, _ = found
-    if not _guard(ctx, ticket, "accept", "接单", "处理人"):
-        return
+TicketHandler = Callable[[CommandContext, Ticket, str], None]
+
+
+def ticket_command(usage: str, action: str | None = None, verb: str = "", who: str = "") -> Callable[
+    [TicketHandler], Callable[[CommandContext, str], None]
+]:
+    """Wrap a command that acts on ``#N``: find the ticket (refusing unknown numbers) and, for an
+    ``action`` of the state machine, check that the sender may do it now; the handler gets the
+    ticket and the rest of the arguments."""
+
+    def wrap(handler: TicketHandler) -> Callable[[CommandContext, str], None]:
+        def run(ctx: CommandContext, args: str) -> None:
+            found = _ticket_arg(ctx, args, usage)
+            if found is None:
+                return
+            ticket, rest = found
+            if action is not None and not _guard(ctx, ticket, action, verb, who):
+                return
+            handler(ctx, ticket, rest)
+
+        run.__doc__ = handler.__doc__
+        return run
+
+    return wrap
+
+
+@ticket_command("/accept 工单号", "accept", "接单", "处理人")
+def cmd_accept(ctx: CommandContext, ticket: Ticket, _rest: str) -> None:
     before = ticket.status
     ticket.status, ticket.accepted_at = "accepted", ctx.fx.now
     ctx.fx.log(ticket, ctx.msg.sender, "accepted", before)
@@ -112,25 +131,15 @@ def cmd_accept(ctx: CommandContext, args: str) -> None:
     ctx.reply(f"已接单 #{ticket.id}。处理完请发送 /done {ticket.id} 说明", ticket.id)
 
 
-def cmd_done(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/done 工单号 说明")
-    if not found:
-        return
-    ticket, note = found
-    if not _guard(ctx, ticket, "done", "标记完成", "处理人"):
-        return
+@ticket_command("/done 工单号 说明", "done", "标记完成", "处理人")
+def cmd_done(ctx: CommandContext, ticket: Ticket, note: str) -> None:
     spec = ctx.spec_for(ticket.intent)
     mark_done(ctx.fx, ticket, spec, ctx.msg.sender, note)
     ctx.reply(f"工单 #{ticket.id} 已标记完成，正在请报告人确认。", ticket.id)
 
 
-def cmd_transfer(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/transfer 工单号 人员")
-    if not found:
-        return
-    ticket, target = found
-    if not _guard(ctx, ticket, "transfer", "转派", "处理人或管理员"):
-        return
+@ticket_command("/transfer 工单号 人员", "transfer", "转派", "处理人或管理员")
+def cmd_transfer(ctx: CommandContext, ticket: Ticket, target: str) -> None:
     staff = [pid for pid in ctx.fx.community.people if ctx.fx.community.is_staff(pid)]
     target = target.split()[0] if target else ""
     if not target or target not in staff:
@@ -146,13 +155,8 @@ def cmd_transfer(ctx: CommandContext, args: str) -> None:
     ctx.reply(f"工单 #{ticket.id} 已转派给{ctx.fx.community.person_name(target)}。", ticket.id)
 
 
-def cmd_reject(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/reject 工单号 原因")
-    if not found:
-        return
-    ticket, why = found
-    if not _guard(ctx, ticket, "reject", "退回", "处理人"):
-        return
+@ticket_command("/reject 工单号 原因", "reject", "退回", "处理人")
+def cmd_reject(ctx: CommandContext, ticket: Ticket, why: str) -> None:
     if not why:
         ctx.refuse(f"请写明原因：/reject {ticket.id} 原因", ticket.id)
         return
@@ -167,14 +171,14 @@ def cmd_reject(ctx: CommandContext, args: str) -> None:
     ctx.reply(f"工单 #{ticket.id} 已退回，转给{community.person_name(target)}。", ticket.id)
 
 
-def _answer(ctx: CommandContext, args: str, action: str) -> None:
-    found = _ticket_arg(ctx, args, f"/{'fixed' if action == 'fixed' else 'notfixed'} 工单号")
-    if not found:
-        return
-    ticket, _ = found
-    if not _guard(ctx, ticket, action, "确认", "报告人"):
-        return
-    apply_answer(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, action)
+@ticket_command("/fixed 工单号", "fixed", "确认", "报告人")
+def cmd_fixed(ctx: CommandContext, ticket: Ticket, _rest: str) -> None:
+    apply_answer(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, "fixed")
+
+
+@ticket_command("/notfixed 工单号", "not_fixed", "确认", "报告人")
+def cmd_notfixed(ctx: CommandContext, ticket: Ticket, _rest: str) -> None:
+    apply_answer(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, "not_fixed")
 
 
 def apply_answer(fx: Effects, ticket: Ticket, spec: IntentSpec, person: str, action: str) -> None:
@@ -186,13 +190,8 @@ def apply_answer(fx: Effects, ticket: Ticket, spec: IntentSpec, person: str, act
         fx.send(person, texts.reopened_resident(ticket.id), "reply", ticket.id)
 
 
-def cmd_close(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/close 工单号 原因")
-    if not found:
-        return
-    ticket, why = found
-    if not _guard(ctx, ticket, "close", "关闭", "管理员"):
-        return
+@ticket_command("/close 工单号 原因", "close", "关闭", "管理员")
+def cmd_close(ctx: CommandContext, ticket: Ticket, why: str) -> None:
     if not why:
         ctx.refuse(f"关闭工单需要写明原因：/close {ticket.id} 原因", ticket.id)
         return
@@ -200,13 +199,8 @@ def cmd_close(ctx: CommandContext, args: str) -> None:
     ctx.reply(f"工单 #{ticket.id} 已关闭。", ticket.id)
 
 
-def cmd_reopen(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/reopen 工单号")
-    if not found:
-        return
-    ticket, why = found
-    if not _guard(ctx, ticket, "reopen", "重开", "管理员"):
-        return
+@ticket_command("/reopen 工单号", "reopen", "重开", "管理员")
+def cmd_reopen(ctx: CommandContext, ticket: Ticket, why: str) -> None:
     reopen(ctx.fx, ticket, ctx.spec_for(ticket.intent), ctx.msg.sender, why or "管理员重开")
     ctx.reply(f"工单 #{ticket.id} 已重新打开。", ticket.id)
 
@@ -221,10 +215,9 @@ def _describe(ctx: CommandContext, ticket: Ticket) -> str:
     )
 
 
-def cmd_status(ctx: CommandContext, args: str) -> None:
-    found = _ticket_arg(ctx, args, "/status 工单号")
-    if found:
-        ctx.reply(_describe(ctx, found[0]), found[0].id)
+@ticket_command("/status 工单号")
+def cmd_status(ctx: CommandContext, ticket: Ticket, _rest: str) -> None:
+    ctx.reply(_describe(ctx, ticket), ticket.id)
 
 
 def cmd_mine(ctx: CommandContext, _args: str) -> None:
@@ -289,8 +282,8 @@ COMMANDS: dict[str, Callable[[CommandContext, str], None]] = {
     "done": cmd_done,
     "transfer": cmd_transfer,
     "reject": cmd_reject,
-    "fixed": lambda ctx, a: _answer(ctx, a, "fixed"),
-    "notfixed": lambda ctx, a: _answer(ctx, a, "not_fixed"),
+    "fixed": cmd_fixed,
+    "notfixed": cmd_notfixed,
     "close": cmd_close,
     "reopen": cmd_reopen,
     "status": cmd_status,
@@ -310,5 +303,3 @@ def run(ctx: CommandContext, command: Command) -> None:
         return
     handler(ctx, command.args)
 
-
-__all__ = ["Command", "CommandContext", "apply_answer", "parse", "reporters_of", "run", "utc"]
