@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from .extract import extract_location, is_urgent
+from .extract import extract_location, urgent_match
 from .loader import NONE_ID, IntentSet
 from .model import Classification
 from .normalize import normalize, strip_quote
@@ -35,6 +35,74 @@ NGRAM_SIZES = (1, 2)
 _ME_TOO_RE = re.compile(r"也(是|一样|坏|不|没|停|堵|漏|有|这样)|同样|一样|同问|我家也|这边也")
 _QUOTE_SEP_RE = re.compile(r"\n[ \t]*(?:[-—–_][ \t]*){3,}\n")
 _PUNCT_RE = re.compile(r"[\s,，。.!！?？、;；:：~…\"'“”‘’()（）【】\[\]<>《》\-—_/|*#@+=]+")
+
+
+# \d: messages are NFKC-normalised, so digits are ASCII (other scripts' digits are not expected)
+_DIGITS = "0123456789"
+
+
+def first_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
+    """Characters one of which every match of ``rx`` starts with (None when that cannot be told).
+
+    A message holding none of them cannot match, so the search is skipped: most of an intent's regexes are
+    ruled out by one set test per message.
+    """
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - other Python versions
+        import sre_parse  # type: ignore[no-redef]
+    c = sre_parse
+    try:
+        tree = c.parse(rx.pattern, rx.flags)
+    except Exception:  # pragma: no cover - compiled already, so parsing works
+        return None
+    if rx.flags & re.IGNORECASE:
+        return None
+
+    def seq(items: list) -> set[str] | None:
+        for i, (op, av) in enumerate(items):
+            if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+                continue  # zero width
+            if op is c.LITERAL:
+                return {chr(av)}
+            if op is c.IN:
+                out: set[str] = set()
+                for iop, iav in av:
+                    if iop is c.LITERAL:
+                        out.add(chr(iav))
+                    elif iop is c.RANGE and iav[1] - iav[0] <= 64:
+                        out.update(chr(x) for x in range(iav[0], iav[1] + 1))
+                    elif iop is c.CATEGORY and iav is c.CATEGORY_DIGIT:
+                        out.update(_DIGITS)
+                    else:
+                        return None
+                return out
+            if op is c.CATEGORY and av is c.CATEGORY_DIGIT:
+                return set(_DIGITS)
+            if op is c.SUBPATTERN:
+                return seq(list(av[-1]))
+            if op is c.BRANCH:
+                out = set()
+                for branch in av[1]:
+                    f = seq(list(branch))
+                    if f is None:
+                        return None
+                    out |= f
+                return out
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                lo, _hi, sub = av
+                f = seq(list(sub))
+                if f is None:
+                    return None
+                if lo >= 1:
+                    return f
+                rest = seq(items[i + 1 :])
+                return None if rest is None else f | rest
+            return None
+        return None  # the pattern can match the empty string
+
+    first = seq(list(tree))
+    return frozenset(first) if first else None
 
 
 def char_ngrams(text: str) -> list[str]:
@@ -87,12 +155,28 @@ class Classifier:
         self._ids = list(intent_set.defs)
         self._issue_ids = [i for i in self._ids if i != NONE_ID]
         none_def = intent_set.defs[NONE_ID]
-        self._veto_issues = [p.regex for p in none_def.veto_issues]
-        self._none_negative = [p.regex for p in none_def.negative]
+        self._veto_issues = [(p.regex, first_chars(p.regex)) for p in none_def.veto_issues]
+        self._none_negative = [(p.regex, first_chars(p.regex)) for p in none_def.negative]
         self._not_urgent = [p.regex for p in none_def.not_urgent]
-        self._regex_items = [(i, [(p.regex, p.weight) for p in d.regex]) for i, d in self._defs.items() if d.regex]
+        self._past = [p.regex for p in none_def.past]
+        self._present = [p.regex for p in none_def.present]
+        # none's own urgent patterns are shared: people in danger now, whatever the issue
+        self._shared_urgent = [(p.regex, first_chars(p.regex)) for p in none_def.urgent]
+        # every intent regex, indexed by the characters its matches start with: a message only tries the
+        # regexes whose first character it holds (plus the few whose first character cannot be told)
+        self._regexes = [(i, p.regex, p.weight) for i, d in self._defs.items() for p in d.regex]
+        rx_by_char: dict[str, list[int]] = defaultdict(list)
+        self._rx_always: list[int] = []
+        for k, (_i, rx, _w) in enumerate(self._regexes):
+            first = first_chars(rx)
+            if first is None:
+                self._rx_always.append(k)
+            else:
+                for ch in first:
+                    rx_by_char[ch].append(k)
+        self._rx_by_char = dict(rx_by_char)
         self._negative = {i: [p.regex for p in d.negative] for i, d in self._defs.items()}
-        self._urgent = {i: [p.regex for p in d.urgent] for i, d in self._defs.items()}
+        self._urgent = {i: [(p.regex, first_chars(p.regex)) for p in d.urgent] for i, d in self._defs.items()}
 
         # keywords (after synonyms), indexed by first character: one pass over the text finds all hits
         by_char: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
@@ -208,10 +292,15 @@ class Classifier:
             evidence(NONE_ID).notes.append("empty after normalisation (emoji / image / mention only)")
             return self._decide(text, norm, t, score, ev)
 
-        none_negated = any(p.search(t) for p in self._none_negative)
+        chars = set(t)
+        none_negated = any(
+            p.search(t) for p, first in self._none_negative if first is None or not first.isdisjoint(chars)
+        )
         veto_all = None
         if not none_negated:
-            for p in self._veto_issues:
+            for p, first in self._veto_issues:
+                if first is not None and first.isdisjoint(chars):
+                    continue
                 m = p.search(t)
                 if m:
                     veto_all = m.group(0)
@@ -286,18 +375,25 @@ class Classifier:
                     e.nearest = self._ex_text[b[1]]
 
         # regexes: only for intents sharing a keyword or an n-gram with the message (saves most searches)
-        for iid, pats in self._regex_items:
+        cand = set(self._rx_always)
+        rx_by_char = self._rx_by_char
+        for ch in chars:
+            ks = rx_by_char.get(ch)
+            if ks:
+                cand.update(ks)
+        regexes = self._regexes
+        for k in sorted(cand):
+            iid, rx, w = regexes[k]
             if iid == NONE_ID and none_negated:
                 continue
             if iid not in found and iid not in centroid and iid not in best_ex:
                 continue
-            for rx, w in pats:
-                m = rx.search(t)
-                if m:
-                    if m.start() >= sec_pos:
-                        w *= SECONDARY_FACTOR
-                    score[iid] += w
-                    evidence(iid).regexes.append((m.group(0), w))
+            m = rx.search(t)
+            if m:
+                if m.start() >= sec_pos:
+                    w *= SECONDARY_FACTOR
+                score[iid] += w
+                evidence(iid).regexes.append((m.group(0), w))
 
         # rapidfuzz: is the message a near-duplicate of an example (typo, small rewording)?
         if len(t) <= FUZZY_MAX_LEN:
@@ -354,12 +450,17 @@ class Classifier:
         conf = 1.0 / z
         loc = extract_location(norm if loc_text is None else loc_text, normalized=True)
         urgent = unsure = False
+        danger = urgent_note = None
         runner = ranked[1] if len(ranked) > 1 else None
         if best.intent != NONE_ID:
-            pats = list(self._urgent[best.intent])
+            cands = list(self._urgent[best.intent])
             if runner is not None and runner.intent != NONE_ID and runner.score >= 0.5 * mx:
-                pats += self._urgent[runner.intent]
-            urgent = is_urgent(t, pats, self._not_urgent)
+                cands += self._urgent[runner.intent]
+            cands += self._shared_urgent
+            chars = set(t)
+            pats = [rx for rx, first in cands if first is None or not first.isdisjoint(chars)]
+            danger, urgent_note = urgent_match(t, pats, self._not_urgent, self._past, self._present)
+            urgent = danger is not None
             unsure = conf < self.threshold
         why = f"{best.intent} {best.score:.1f}: " + ("; ".join(self.describe(best)) or "no evidence")
         if runner is not None:
@@ -367,7 +468,9 @@ class Classifier:
             if runner.vetoed:
                 why += f" ({runner.vetoed})"
         if urgent:
-            why += " | urgent"
+            why += f" | urgent '{danger}'"
+        elif urgent_note:
+            why += f" | not urgent: {urgent_note}"
         if unsure:
             why += f" | unsure (confidence {conf:.2f} < {self.threshold:.2f})"
         cls = Classification(

@@ -18,7 +18,12 @@ from .normalize import normalize
 
 _CN_NUM = "零〇一二三四五六七八九十百"
 # Chinese numerals directly before a location suffix -> Arabic digits (三号楼, 十二栋, 二单元, 一二零一室)
-_CN_LOC_RE = re.compile(rf"(?<![{_CN_NUM}两几每整这那哪])([{_CN_NUM}]{{1,4}})(?=号楼|栋|幢|单元|座|号房|室)")
+_CN_LOC_RE = re.compile(
+    rf"(?<![{_CN_NUM}两几每整哪])([{_CN_NUM}]{{1,4}})(?=号楼|栋|幢|单元|座|号房|室)"
+)
+_ROOM_CONTEXT_BEFORE = re.compile(r"(?:我家|我住|住在?|楼上|楼下|对门|隔壁|单元)\s*$")
+# emergency and hotline numbers are not rooms (快打119, 打了120, 12345热线)
+_HOTLINES = frozenset({"110", "119", "120", "122", "999"})
 
 _TRIPLE_RE = re.compile(r"(?<![\d\-./:])(\d{1,3})\s*-\s*(\d{1,2})\s*-\s*(\d{3,4})(?![\d\-./:])")
 _PAIR_RE = re.compile(r"(?<![\d\-./:])(\d{1,3})\s*-\s*(\d{3,4})(?![\d\-./:号])")
@@ -35,6 +40,8 @@ _NOT_ROOM_BEFORE = re.compile(r"(?:车牌.{0,8}|[京津沪渝冀豫云辽黑湘�
 
 def cn_numerals_to_arabic(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
+        if m.group(1) == "一" and m.start() and text[m.start() - 1] in "这那":
+            return m.group(1)  # 这一栋 = "this building", but 咱这四单元 = unit 4
         try:
             return str(cn2an.cn2an(m.group(1), "smart"))
         except (ValueError, KeyError):
@@ -79,14 +86,63 @@ def extract_location(text: str, *, normalized: bool = False) -> Location:
             for rm in _ROOM_BARE_RE.finditer(t):
                 if _NOT_ROOM_BEFORE.search(t[: rm.start()]):
                     continue
+                if rm.group(1) in _HOTLINES and not _ROOM_CONTEXT_BEFORE.search(t[: rm.start()]):
+                    continue
                 if _plausible_room(rm.group(1)) and not rm.group(1).startswith("0"):
                     room = rm.group(1)
                     break
     return Location(building, unit, room)
 
 
-def is_urgent(text: str, patterns: Iterable[re.Pattern[str]], negations: Iterable[re.Pattern[str]] = ()) -> bool:
-    """True when an urgent pattern matches the (normalised) text and no negation does."""
-    if not any(p.search(text) for p in patterns):
-        return False
-    return not any(n.search(text) for n in negations)
+def _tense_cues(text: str, past: Iterable[re.Pattern[str]], present: Iterable[re.Pattern[str]]) -> list[tuple[int, bool]]:
+    """(position, is_past) of every time cue in the text, in order."""
+    cues = [(m.start(), True) for p in past for m in p.finditer(text)]
+    cues += [(m.start(), False) for p in present for m in p.finditer(text)]
+    cues.sort()
+    return cues
+
+
+def urgent_match(
+    text: str,
+    patterns: Iterable[re.Pattern[str]],
+    negations: Iterable[re.Pattern[str]] = (),
+    past: Iterable[re.Pattern[str]] = (),
+    present: Iterable[re.Pattern[str]] = (),
+) -> tuple[str | None, str | None]:
+    """``(matched danger, None)`` when people are in danger now, else ``(None, reason or None)``.
+
+    A danger mention is *in the past* when the nearest time cue before its end is a past cue (昨天, 上次 ...)
+    and no present cue (现在, 正在, 还在 ...) comes later in the message: "昨天有狗追小孩 今天又在楼下溜达"
+    is not urgent, "昨天井盖就没了 现在还敞着" is. ``negations`` (the shared ``not_urgent``) cancel it all.
+    """
+    pats = list(patterns)
+    if not pats:
+        return None, None
+    cues: list[tuple[int, bool]] | None = None
+    dropped = None
+    for p in pats:
+        for m in p.finditer(text):
+            if cues is None:
+                cues = _tense_cues(text, past, present)
+            before = [is_past for pos, is_past in cues if pos < m.end()]
+            later_present = any(not is_past and pos >= m.end() for pos, is_past in cues)
+            if before and before[-1] and not later_present:
+                dropped = f"'{m.group(0)}' is in the past"
+                continue
+            for n in negations:
+                nm = n.search(text)
+                if nm:
+                    return None, f"not urgent '{nm.group(0)}'"
+            return m.group(0), None
+    return None, dropped
+
+
+def is_urgent(
+    text: str,
+    patterns: Iterable[re.Pattern[str]],
+    negations: Iterable[re.Pattern[str]] = (),
+    past: Iterable[re.Pattern[str]] = (),
+    present: Iterable[re.Pattern[str]] = (),
+) -> bool:
+    """True when an urgent pattern matches the (normalised) text now (see ``urgent_match``)."""
+    return urgent_match(text, patterns, negations, past, present)[0] is not None

@@ -31,7 +31,7 @@ ISSUE_KEYS = {
     "id", "name", "route", "ack", "resolve", "description", "keywords", "synonyms", "regex",
     "negative", "urgent", "examples",
 }  # fmt: skip
-NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "settings"}
+NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "past", "present", "settings"}
 KEYWORD_KEYS = {"strong", "weak"}
 DEFAULT_SETTINGS: dict[str, float] = {
     "strong_weight": 3.0,  # score of one strong keyword / regex hit
@@ -93,6 +93,8 @@ class IntentDef:
     examples: list[tuple[str, int]] = field(default_factory=list)  # (text, line)
     veto_issues: list[Pattern] = field(default_factory=list)  # none only
     not_urgent: list[Pattern] = field(default_factory=list)  # none only
+    past: list[Pattern] = field(default_factory=list)  # none only: time cues of harm that is over
+    present: list[Pattern] = field(default_factory=list)  # none only: time cues of "now"
 
 
 @dataclass(slots=True)
@@ -338,6 +340,10 @@ def _parse_intent(ctx: _Ctx, node: Node, settings: dict[str, float]) -> IntentDe
             d.veto_issues = ctx.patterns(items["veto_issues"][1], "veto_issues", 1.0)
         if "not_urgent" in items:
             d.not_urgent = ctx.patterns(items["not_urgent"][1], "not_urgent", 1.0)
+        if "past" in items:
+            d.past = ctx.patterns(items["past"][1], "past", 1.0)
+        if "present" in items:
+            d.present = ctx.patterns(items["present"][1], "present", 1.0)
         if "settings" in items:
             sn = items["settings"][1]
             if not isinstance(sn, MappingNode):
