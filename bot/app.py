@@ -54,6 +54,7 @@ class LinliApp:
         self.deliverer = Deliverer(db, self.channels, self._admins_of)
         self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: AsyncIOScheduler | None = None
+        self._web = None
         self._tick_lock = asyncio.Lock()
 
     @classmethod
@@ -125,8 +126,13 @@ class LinliApp:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
+        """Start the channels, the callback web server when WeChat / WeCom is served, and the tick."""
         for channel in self.channels:
             await channel.start(self)
+        if any(channel.name in ("wechat", "wecom") for channel in self.channels):
+            from bot.channels.web import serve
+
+            self._web = await serve(self, self.settings.host, self.settings.port)
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(
             self.tick, "interval", seconds=self.settings.tick_seconds, max_instances=1, coalesce=True, id="tick"
@@ -135,6 +141,9 @@ class LinliApp:
         await self.tick()
 
     async def stop(self) -> None:
+        if self._web is not None:
+            await self._web.stop()
+            self._web = None
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None

@@ -101,9 +101,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail("no community file: pass --community FILE or set LINLI_COMMUNITIES")
     try:
         app = LinliApp.build(settings, paths, args.intents)
+        channels = build_channels(app, settings)
     except (CommunityError, IntentConfigError) as exc:
         return _fail(f"cannot start:\n{exc}")
-    channels = build_channels(app, settings)
     if not channels:
         return _fail(
             "no channel is configured: set LINLI_TELEGRAM_TOKEN for Telegram, or add `wechat:` / `wecom:` to the "
