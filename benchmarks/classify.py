@@ -1,8 +1,9 @@
 """Benchmark of the intent classifier (issue 4): load time, throughput, latency, and a plain baseline.
 
-    .venv/bin/python benchmarks/classify.py [--rounds N] [--data FILE] [--intents DIR]
+    .venv/bin/python benchmarks/classify.py [--rounds N] [--data FILE] [--intents DIR] [--cv K]
 
-- load: ``load_intents`` + ``Classifier`` (parse, validate and index the YAML), best and median of 5;
+- load: ``load_intents`` + ``Classifier`` (parse, validate and index the YAML, train the learned model on
+  the examples), best and median of 5; the training alone is printed beside it;
 - throughput: messages classified one at a time in this process (``Classifier.classify``), over the
   bundled labelled messages repeated ``--rounds`` times; p50 / p99 latency per message;
 - baseline, measured in the same run on the same data: TF-IDF over char 1-2 grams + multinomial logistic
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import random
@@ -26,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from intents.classifier import Classifier, char_ngrams  # noqa: E402
-from intents.evaluate import evaluate, read_samples  # noqa: E402
+from intents.classifier import NGRAM_SIZES, Classifier, char_ngrams  # noqa: E402
+from intents.evaluate import Sample, evaluate, read_samples  # noqa: E402
+from intents.learned import LearnedModel  # noqa: E402
 from intents.loader import load_intents  # noqa: E402
 from intents.normalize import normalize  # noqa: E402
 
@@ -125,11 +128,40 @@ def pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(q * len(v)))]
 
 
+def cross_validate(intent_set, k: int, **settings: float) -> tuple[float, float, int, int, int]:
+    """k-fold cross-validation over the YAML examples: each fold's examples are left out of the index, the
+    fuzzy matching and the learned model, then classified. Returns mean macro-F1, mean accuracy, the
+    ``none`` examples ticketed, the ``none`` examples and the unsure count."""
+    f1s, accs, ticketed, nones, unsure = [], [], 0, 0, 0
+    for fold in range(k):
+        defs, test = {}, []
+        for iid, d in intent_set.defs.items():
+            keep = []
+            for j, (text, line) in enumerate(d.examples):
+                if j % k == fold:
+                    test.append(Sample(f"{iid}-{j}", text, iid, None, None, None, False))
+                else:
+                    keep.append((text, line))
+            defs[iid] = dataclasses.replace(d, examples=keep)
+        fold_set = dataclasses.replace(intent_set, defs=defs, settings={**intent_set.settings, **settings})
+        rep = evaluate(Classifier(fold_set), test)
+        f1s.append(rep.macro_f1)
+        accs.append(rep.accuracy)
+        ticketed += rep.none_ticketed
+        nones += rep.none_total
+        unsure += rep.unsure
+    return sum(f1s) / k, sum(accs) / k, ticketed, nones, unsure
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled JSON lines (default: bundled dev set)")
     ap.add_argument("--intents", type=Path, default=None, help="intent YAML folder (default: shipped)")
     ap.add_argument("--rounds", type=int, default=10, help="passes over the data for the throughput figure")
+    ap.add_argument(
+        "--cv", type=int, default=0, metavar="K",
+        help="also K-fold cross-validate over the YAML examples, with and without the learned model",
+    )
     args = ap.parse_args(argv)
     if hasattr(os, "getloadavg"):
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (other processes slow the figures)")
@@ -145,6 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     texts = [s.text for s in samples]
     print(f"data: {args.data.name} ({len(texts)} messages) x {args.rounds} rounds; {len(intent_set.intents)} intents, {n_ex} examples")
     print(f"load+index YAML: best {min(loads) * 1000:.0f} ms, median {statistics.median(loads) * 1000:.0f} ms (target < 1000 ms)")
+    if clf.learned is not None:
+        fits = []
+        for _ in range(3):
+            t = time.perf_counter()
+            LearnedModel(
+                clf._ex_text, clf._ex_intent, clf._ids, l2=intent_set.settings["learned_l2"],
+                sizes=NGRAM_SIZES, vocab=clf._gid,
+            )
+            fits.append(time.perf_counter() - t)
+        print(f"  of which training the learned model (logistic regression on the examples): best {min(fits) * 1000:.0f} ms")
 
     for t in texts[:50]:  # warm-up
         clf.classify(t)
@@ -181,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         f"  accuracy {acc:.3f}, macro-F1 {macro_f1(gold, preds):.3f}, "
         f"none->ticket {none_ticket / none_total if none_total else 0:.1%}"
     )
+    if args.cv > 1:
+        for label, extra in (("as configured", {}), ("learned model off", {"learned_weight": 0.0})):
+            f1, acc, ticketed, nones, unsure = cross_validate(intent_set, args.cv, **extra)
+            print(
+                f"{args.cv}-fold cross-validation over the YAML examples, {label}: macro-F1 {f1:.4f}, "
+                f"accuracy {acc:.4f}, none ticketed {ticketed}/{nones}, unsure {unsure}"
+            )
     return 0
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from .extract import extract_location, urgent_match
+from .learned import LearnedModel
 from .loader import NONE_ID, IntentSet
 from .model import Classification
 from .normalize import normalize, strip_quote
@@ -127,6 +128,7 @@ class IntentScore:
     similarity: float = 0.0
     nearest: str | None = None
     fuzzy: tuple[float, str] | None = None
+    learned: float = 0.0  # probability of this intent under the learned model (0 when it is off)
     vetoed: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -150,7 +152,12 @@ class Classifier:
         self.none_bias = s["none_bias"]
         self.threshold = s["threshold"]
         self.temperature = max(s["temperature"], 1e-6)
+        self.learned_w = s["learned_weight"]
         self._syn = intent_set.synonyms
+        # one search tells whether any synonym variant occurs at all (most messages hold none)
+        self._syn_any = (
+            re.compile("|".join(re.escape(v) for v, _ in self._syn)) if self._syn else None
+        )
         self._defs = intent_set.defs
         self._ids = list(intent_set.defs)
         self._issue_ids = [i for i in self._ids if i != NONE_ID]
@@ -224,13 +231,28 @@ class Classifier:
             norm = math.sqrt(sum(w * w for w in c.values())) or 1.0
             for g, w in c.items():
                 index[g].append((n_ex + k, w / norm))
-        self._index = {g: tuple(v) for g, v in index.items()}
+        # postings as arrays: a message's similarities are one bincount over the postings of its n-grams
+        # n-grams of the examples get an id (their row in the learned model too); a message's vector is keyed
+        # by these ids, so the postings and the learned weights need no second lookup
+        self._gid = {g: j for j, g in enumerate(self._idf)}
+        self._idf_by_id = list(self._idf.values())
+        self._post_by_id: list[tuple[tuple[int, float], ...] | None] = [None] * len(self._gid)
+        for g, v in index.items():
+            self._post_by_id[self._gid[g]] = tuple(v)
         self._n_ex = n_ex
+        # the learned evidence: logistic regression over the same char n-grams, trained on the examples
+        self.learned: LearnedModel | None = None
+        if self.learned_w > 0 and n_ex:
+            self.learned = LearnedModel(
+                self._ex_text, self._ex_intent, self._ids, l2=s["learned_l2"], sizes=NGRAM_SIZES, vocab=self._gid
+            )
 
     # -- helpers -----------------------------------------------------------------------------------
     def prep(self, normalized_text: str) -> str:
         """Apply the YAML synonyms (typos, dialect) to already-normalised text."""
         t = normalized_text
+        if self._syn_any is None or not self._syn_any.search(t):
+            return t
         for variant, canonical in self._syn:
             if variant in t:
                 t = t.replace(variant, canonical)
@@ -246,6 +268,18 @@ class Classifier:
         norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
         return {g: w / norm for g, w in tf.items()}
 
+    def _qvector(self, grams: list[str]) -> dict[int, float]:
+        """The message's unit-length TF-IDF vector, keyed by n-gram id (n-grams no example has are dropped)."""
+        gid = self._gid
+        idf = self._idf_by_id
+        tf: dict[int, float] = {}
+        for g in grams:
+            j = gid.get(g)
+            if j is not None:
+                tf[j] = tf.get(j, 0.0) + idf[j]
+        norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
+        return {j: w / norm for j, w in tf.items()}
+
     def describe(self, s: IntentScore) -> list[str]:
         """Human-readable evidence of one intent's score."""
         out = list(s.notes)
@@ -256,19 +290,30 @@ class Classifier:
             out.append(f"sim {s.similarity:.2f}" + (f" '{s.nearest[:24]}'" if s.nearest else ""))
         if s.fuzzy:
             out.append(f"fuzzy {s.fuzzy[0]:.0f}% '{s.fuzzy[1][:24]}'")
+        if s.learned >= 0.01:
+            out.append(f"learned {s.learned:.2f}")
         return out
+
+    def learned_ngrams(self, prepared_text: str, intent: str, k: int = 3) -> list[tuple[str, float]]:
+        """The n-grams of the (prepared) text that push the learned model most towards ``intent``."""
+        if self.learned is None:
+            return []
+        return self.learned.top_grams(prepared_text, intent, k)
 
     # -- scoring ------------------------------------------------------------------------------------
     def analyse(self, text: str) -> Analysis:
         norm = normalize(text)
         a = self._analyse(text, norm)
-        if a.classification.intent == NONE_ID and strip_quote(text) != text:
+        c = a.classification
+        if (c.intent == NONE_ID or c.unsure) and strip_quote(text) != text:
             # a quoted reply: the reply alone ("我们这边也是") may only make sense with the quote
-            none_sc = a.scores[0]
-            if not (none_sc.keywords or none_sc.regexes or none_sc.notes) and _ME_TOO_RE.search(norm):
+            top = a.scores[0]
+            none_cues = c.intent == NONE_ID and (top.keywords or top.regexes or top.notes)
+            if not none_cues and _ME_TOO_RE.search(norm):
                 full = normalize(_QUOTE_SEP_RE.sub("\n", text).replace("「", " ").replace("」", " "))
                 b = self._analyse(text, full)
-                if b.classification.intent != NONE_ID:
+                bc = b.classification
+                if bc.intent != NONE_ID and (c.intent == NONE_ID or not bc.unsure):
                     b.scores[0].notes.append("read with the quoted message (the reply alone says too little)")
                     return self._decide(
                         text, full, b.normalized, {s.intent: s.score for s in b.scores},
@@ -343,11 +388,11 @@ class Classifier:
             e.notes.append("none cues cancelled: the problem is still there")
 
         # n-gram similarity: nearest example per intent and the intent centroid
-        qvec = self._vector(char_ngrams(t))
+        qvec = self._qvector(char_ngrams(t))
         acc: dict[int, float] = {}
-        index = self._index
-        for g, qw in qvec.items():
-            post = index.get(g)
+        posts = self._post_by_id
+        for j, qw in qvec.items():
+            post = posts[j]
             if post:
                 for slot, w in post:
                     acc[slot] = acc.get(slot, 0.0) + qw * w
@@ -373,6 +418,18 @@ class Classifier:
                 e.similarity = sim
                 if b:
                     e.nearest = self._ex_text[b[1]]
+
+        # learned evidence: every intent (none included) gets learned_weight x its probability. The model's
+        # features are the same TF-IDF vector (same n-grams, same examples, same idf) as the similarity's
+        if self.learned is not None:
+            lw = self.learned_w
+            for iid, p in zip(self._ids, self.learned.proba_ids(qvec), strict=True):
+                score[iid] += lw * p
+                e = ev.get(iid)
+                if e is not None:
+                    e.learned = p
+                elif p >= 0.05:
+                    evidence(iid).learned = p
 
         # regexes: only for intents sharing a keyword or an n-gram with the message (saves most searches)
         cand = set(self._rx_always)

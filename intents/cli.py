@@ -154,6 +154,10 @@ def explain_text(classifier, text: str) -> str:
             lines.append(f"     vetoed: {s.vetoed}")
         if s.nearest:
             lines.append(f"     nearest example: {s.nearest}")
+        if s.learned >= 0.01:
+            grams = classifier.learned_ngrams(a.normalized, s.intent)
+            if grams:
+                lines.append("     learned from: " + " ".join(f"{g}+{w:.2f}" for g, w in grams))
     lines += [
         "",
         f"result:     {c.intent}  confidence {c.confidence:.2f}{'  (unsure: review list)' if c.unsure else ''}",

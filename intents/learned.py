@@ -46,24 +46,27 @@ class LearnedModel:
         classes: list[str],
         *,
         l2: float = 1e-3,
-        iterations: int = 120,
+        iterations: int = 25,
+        lr: float = 0.1,
         sizes: tuple[int, ...] = LEARNED_NGRAMS,
+        vocab: dict[str, int] | None = None,
     ) -> None:
         self.classes = list(classes)
         self.sizes = sizes
         k = len(self.classes)
         cls_index = {c: i for i, c in enumerate(self.classes)}
         docs = [ngrams(t, sizes) for t in texts]
-        vocab: dict[str, int] = {}
-        df: list[int] = []
+        # the n-gram ids: given (the classifier shares its own), or in order of first appearance
+        if vocab is None:
+            vocab = {}
+            for grams in docs:
+                for g in grams:
+                    if g not in vocab:
+                        vocab[g] = len(vocab)
+        df = [0] * len(vocab)
         for grams in docs:
             for g in set(grams):
-                j = vocab.get(g)
-                if j is None:
-                    vocab[g] = len(df)
-                    df.append(1)
-                else:
-                    df[j] += 1
+                df[vocab[g]] += 1
         n = len(texts)
         idf = np.log((n + 1) / (np.asarray(df, dtype=np.float64) + 1)) + 1.0
         self.vocab = vocab
@@ -89,8 +92,8 @@ class LearnedModel:
             return
         r_arr = np.asarray(rows)
         c_arr = np.asarray(cols)
-        v_arr = np.asarray(vals)
-        y = np.zeros((n, k))
+        v_arr = np.asarray(vals, dtype=np.float32)
+        y = np.zeros((n, k), dtype=np.float32)
         y[np.arange(n), [cls_index[lab] for lab in labels]] = 1.0
         # row sums: nnz are grouped by row already (rows with no n-gram simply get bias only)
         row_starts = np.searchsorted(r_arr, np.arange(n))
@@ -103,9 +106,14 @@ class LearnedModel:
         v_by_row = v_arr[:, None]
         starts_nonempty = row_starts[has_row]
 
+        all_rows = bool(has_row.all())
+
         def logits(w: np.ndarray, b: np.ndarray) -> np.ndarray:
+            s = np.add.reduceat(v_by_row * w[c_arr], starts_nonempty, axis=0)
+            if all_rows:
+                return s + b
             z = np.tile(b, (n, 1))
-            z[has_row] += np.add.reduceat(v_by_row * w[c_arr], starts_nonempty, axis=0)
+            z[has_row] += s
             return z
 
         def grad(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,55 +125,71 @@ class LearnedModel:
             gw = np.add.reduceat(v_by_col * g[r_by_col], col_starts, axis=0) + l2 * w
             return gw, g.sum(axis=0)
 
-        # Nesterov accelerated gradient; features are unit-norm rows, so a fixed step is stable
-        step = 0.5 * n / max(1.0, float(np.bincount(r_arr).max()))
-        step = min(step, 1.0 / (l2 + 1e-12), 50.0)
-        w = np.zeros((n_feat, k))
-        b = np.zeros(k)
-        w_prev, b_prev = w, b
+        # Adam: per-weight steps suit sparse n-gram features (rare n-grams get as large a step as common ones)
+        w = np.zeros((n_feat, k), dtype=np.float32)
+        b = np.zeros(k, dtype=np.float32)
+        mw = np.zeros_like(w)
+        vw = np.zeros_like(w)
+        mb = np.zeros_like(b)
+        vb = np.zeros_like(b)
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
         for it in range(1, iterations + 1):
-            mom = (it - 1) / (it + 2)
-            w_look = w + mom * (w - w_prev)
-            b_look = b + mom * (b - b_prev)
-            gw, gb = grad(w_look, b_look)
-            w_prev, b_prev = w, b
-            w = w_look - step * gw
-            b = b_look - step * gb
-        self.W = w
-        self.b = b
+            gw, gb = grad(w, b)
+            mw = beta1 * mw + (1 - beta1) * gw
+            vw = beta2 * vw + (1 - beta2) * gw * gw
+            mb = beta1 * mb + (1 - beta1) * gb
+            vb = beta2 * vb + (1 - beta2) * gb * gb
+            c1 = 1 - beta1**it
+            c2 = 1 - beta2**it
+            w -= lr * (mw / c1) / (np.sqrt(vw / c2) + eps)
+            b -= lr * (mb / c1) / (np.sqrt(vb / c2) + eps)
+        self.W = w.astype(np.float64)
+        self.b = b.astype(np.float64)
 
-    def features(self, grams: list[str]) -> tuple[list[int], list[float]]:
+    def proba_ids(self, vec: dict[int, float]) -> list[float]:
+        """Class probabilities (in ``classes`` order) of a TF-IDF vector keyed by n-gram id (unit length)."""
+        z = (self.b + np.dot(list(vec.values()), self.W.take(list(vec), axis=0))).tolist() if vec else self.b.tolist()
+        mx = max(z)
+        e = [math.exp(v - mx) for v in z]
+        total = sum(e)
+        return [v / total for v in e]
+
+    def proba_vector(self, vec: dict[str, float]) -> list[float]:
+        """Class probabilities (in ``classes`` order) of a TF-IDF vector keyed by n-gram (unit length)."""
         vocab = self.vocab
-        tf: dict[int, float] = {}
+        idx = []
+        vals = []
+        for g, v in vec.items():
+            j = vocab.get(g)
+            if j is not None:
+                idx.append(j)
+                vals.append(v)
+        z = (self.b + np.dot(vals, self.W.take(idx, axis=0))).tolist() if idx else self.b.tolist()
+        mx = max(z)
+        e = [math.exp(v - mx) for v in z]
+        total = sum(e)
+        return [v / total for v in e]
+
+    def vector(self, grams: list[str]) -> dict[str, float]:
+        """The model's TF-IDF vector of a list of n-grams (unit length; unknown n-grams dropped)."""
+        idf = self.idf
+        vocab = self.vocab
+        tf: dict[str, float] = {}
         for g in grams:
             j = vocab.get(g)
             if j is not None:
-                tf[j] = tf.get(j, 0.0) + 1.0
-        idf = self.idf
-        idx = list(tf)
-        vals = [tf[j] * idf[j] for j in idx]
-        norm = math.sqrt(sum(v * v for v in vals)) or 1.0
-        return idx, [v / norm for v in vals]
-
-    def proba_grams(self, grams: list[str]) -> np.ndarray:
-        idx, vals = self.features(grams)
-        if idx:
-            z = self.b + np.asarray(vals) @ self.W[idx]
-        else:
-            z = self.b.copy()
-        z = np.exp(z - z.max())
-        return z / z.sum()
+                tf[g] = tf.get(g, 0.0) + idf[j]
+        norm = math.sqrt(sum(v * v for v in tf.values())) or 1.0
+        return {g: v / norm for g, v in tf.items()}
 
     def proba(self, text: str) -> dict[str, float]:
-        p = self.proba_grams(ngrams(text, self.sizes))
-        return dict(zip(self.classes, p.tolist(), strict=True))
+        """Probability of every class for a (prepared) text."""
+        p = self.proba_vector(self.vector(ngrams(text, self.sizes)))
+        return dict(zip(self.classes, p, strict=True))
 
     def top_grams(self, text: str, intent: str, k: int = 3) -> list[tuple[str, float]]:
         """The n-grams of ``text`` that push most towards ``intent`` (weight x feature value)."""
         c = self.classes.index(intent)
-        grams = ngrams(text, self.sizes)
-        idx, vals = self.features(grams)
-        names = {j: g for g in grams if (j := self.vocab.get(g)) is not None}
-        contrib = [(names[j], float(v * self.W[j, c])) for j, v in zip(idx, vals, strict=True)]
+        contrib = [(g, float(v * self.W[self.vocab[g], c])) for g, v in self.vector(ngrams(text, self.sizes)).items()]
         contrib.sort(key=lambda e: -e[1])
-        return [e for e in contrib[:k] if e[1] > 0]
+        return [e for e in contrib[:k] if e[1] >= 0.005]

@@ -40,7 +40,9 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "fuzzy_weight": 2.0,  # multiplier of the rapidfuzz ratio (0..1) to the nearest example
     "none_bias": 1.5,  # score "none" gets for free: an issue must beat it
     "threshold": 0.45,  # below this confidence an issue-like message is "unsure"
-    "temperature": 1.5,  # softmax temperature turning scores into a confidence
+    "temperature": 1.75,  # softmax temperature turning scores into a confidence
+    "learned_weight": 4.0,  # multiplier of the learned probability (logistic regression on the examples)
+    "learned_l2": 1e-4,  # L2 penalty of that logistic regression (larger: smoother, less sure)
 }
 
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
