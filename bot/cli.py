@@ -70,9 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("邻里 Linli demo — 正弘悦府, a compound of 12 buildings in two grids. Every line below went through")
     print("the real classifier, ticket rules, follow-up sweep and outbox; the clock is fast-forwarded.\n")
     args.pretty = True
-    args.tickets = args.tickets or None
-    code = cmd_simulate(args)
-    return code
+    return cmd_simulate(args)
 
 
 # -- run ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from handlers.texts import resolution_options
 from intents.model import Classification, IntentSpec
 from storage.community import CommunityRegistry
 from storage.db import Database, utc
-from storage.models import FollowUp, SeenMessage, Ticket
+from storage.models import FollowUp, Pending, SeenMessage, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,6 @@ class Core:
                 ticket = session.get(Ticket, row.ticket_id)
                 community_id = ticket.community if ticket else None
             elif row.pending_id is not None:
-                from storage.models import Pending
-
                 pending = session.get(Pending, row.pending_id)
                 community_id = pending.community if pending else None
             community = self.communities.get(community_id) if community_id else None

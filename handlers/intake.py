@@ -7,6 +7,7 @@ building asks "请问是几号楼？" once and waits for the answer (30 minutes)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 
 from sqlmodel import select
@@ -31,7 +32,9 @@ def home_of(fx: Effects, person: str) -> tuple[str | None, str | None, str | Non
     return None, None, None
 
 
-def report_from(msg: IncomingMessage, c: Classification, building, unit, room) -> Report:
+def report_from(
+    msg: IncomingMessage, c: Classification, building: str | None, unit: str | None, room: str | None
+) -> Report:
     return Report(
         intent=c.intent, confidence=c.confidence, building=building, unit=unit, room=room, urgent=c.urgent,
         text=msg.text, reporter=msg.sender, at=msg.at, chat=msg.chat, channel=msg.channel,
@@ -71,7 +74,14 @@ def to_review(fx: Effects, msg: IncomingMessage, c: Classification) -> None:
     )
 
 
-def open_clarified(fx: Effects, pending: Pending, building, unit, room, spec_for) -> None:
+def open_clarified(
+    fx: Effects,
+    pending: Pending,
+    building: str | None,
+    unit: str | None,
+    room: str | None,
+    spec_for: Callable[[str], IntentSpec | None],
+) -> None:
     """Open the ticket a clarification was waiting for (building None → default grid)."""
     data = json.loads(pending.payload)
     m, c = data["message"], data["classification"]
