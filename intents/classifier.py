@@ -483,7 +483,7 @@ class Classifier:
         if veto_all is not None:
             score[NONE_ID] += self.strong_w
             evidence(NONE_ID).notes.append(f"veto_issues '{veto_all}'")
-        return self._decide(text, norm, t, score, ev)
+        return self._decide(text, norm, t, score, ev, vetoed=veto_all is not None)
 
     def _decide(
         self,
@@ -493,6 +493,7 @@ class Classifier:
         score: dict[str, float],
         ev: dict[str, IntentScore],
         loc_text: str | None = None,
+        vetoed: bool = False,
     ) -> Analysis:
         order = sorted(score, key=score.__getitem__, reverse=True)
         ranked = []
@@ -505,6 +506,18 @@ class Classifier:
         temp = self.temperature
         z = sum(math.exp((v - mx) / temp) for v in score.values())
         conf = 1.0 / z
+        promoted = None
+        chars: set[str] | None = None
+        if best.intent == NONE_ID and not vetoed and len(ranked) > 1:
+            # people in danger now (a shared urgent pattern, not past, not negated) is never "not a request",
+            # even in words no intent knows: the best issue intent takes it, ticketed and urgent
+            promoted = self._shared_danger(t, chars := set(t))
+            if promoted is not None:
+                best = next(e for e in ranked if e.intent != NONE_ID)
+                ranked.remove(best)
+                ranked.insert(0, best)
+                best.notes.append(f"promoted over none: shared urgent '{promoted}'")
+                conf = math.exp((best.score - mx) / temp) / z
         loc = extract_location(norm if loc_text is None else loc_text, normalized=True)
         urgent = unsure = False
         danger = urgent_note = None
@@ -514,11 +527,14 @@ class Classifier:
             if runner is not None and runner.intent != NONE_ID and runner.score >= 0.5 * mx:
                 cands += self._urgent[runner.intent]
             cands += self._shared_urgent
-            chars = set(t)
+            if chars is None:
+                chars = set(t)
             pats = [rx for rx, first in cands if first is None or not first.isdisjoint(chars)]
             danger, urgent_note = urgent_match(t, pats, self._not_urgent, self._past, self._present)
             urgent = danger is not None
-            unsure = conf < self.threshold
+            # people in danger now are never parked on the review list: a doubtful intent still opens an
+            # urgent ticket (the responders see the text), only a doubtful non-urgent issue waits for the admins
+            unsure = conf < self.threshold and promoted is None and not urgent
         why = f"{best.intent} {best.score:.1f}: " + ("; ".join(self.describe(best)) or "no evidence")
         if runner is not None:
             why += f" | next {runner.intent} {runner.score:.1f}"
@@ -530,6 +546,8 @@ class Classifier:
             why += f" | not urgent: {urgent_note}"
         if unsure:
             why += f" | unsure (confidence {conf:.2f} < {self.threshold:.2f})"
+        elif urgent and conf < self.threshold:
+            why += f" | ticketed although confidence {conf:.2f} < {self.threshold:.2f}: urgent"
         cls = Classification(
             intent=best.intent,
             confidence=round(conf, 4),
@@ -541,6 +559,13 @@ class Classifier:
             unsure=unsure,
         )
         return Analysis(text=text, normalized=t, scores=ranked, classification=cls)
+
+    def _shared_danger(self, t: str, chars: set[str]) -> str | None:
+        """The danger a shared ``urgent`` pattern finds in the prepared text now (None if none / past / negated)."""
+        pats = [rx for rx, first in self._shared_urgent if first is None or not first.isdisjoint(chars)]
+        if not pats:
+            return None
+        return urgent_match(t, pats, self._not_urgent, self._past, self._present)[0]
 
     def classify(self, text: str) -> Classification:
         return self.analyse(text).classification

@@ -25,6 +25,8 @@ EMOJI_WORDS = {
     "🪳": "蟑螂", "🐀": "老鼠", "🐭": "老鼠", "🐁": "老鼠", "🦟": "蚊子", "🐕": "狗", "🐶": "狗", "🐩": "狗",
     "🔥": "火", "💡": "灯", "💧": "水", "🚰": "水", "🚗": "车", "🚙": "车", "🛗": "电梯", "🗑": "垃圾",
     "🚮": "垃圾", "💩": "屎", "🌳": "树", "🌲": "树",
+    # tears of laughter: chit-chat far more often than a complaint (a sarcastic one keeps its issue words)
+    "😂": " 哈哈 ", "🤣": " 哈哈 ",
 }  # fmt: skip
 
 _t2s = OpenCC("t2s")
