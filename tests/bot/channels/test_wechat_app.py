@@ -12,7 +12,6 @@ import pytest
 from fakes.wechat_api import (
     COMMUNITY_FILES,
     SECRETS,
-    FakeWeChatAPI,
     fixture,
     oa_encrypted,
     oa_plain_query,
@@ -37,12 +36,6 @@ WORK = vector("wecom/official_wecom_callback_sample_vector.json")
 ZHAO = "oZHAO0000000000000000000001"
 # Monday 2026-03-02 10:00 in Shanghai: outside quiet hours.
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def fake_api():
-    with FakeWeChatAPI() as api:
-        yield api
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from fakes.wechat_api import (
     SECRETS,
-    FakeWeChatAPI,
     StubApp,
     fixture,
     oa_encrypted,
@@ -26,12 +25,6 @@ from bot.channels.wechat import IMAGE_REPLY, VOICE_REPLY, WeChatChannel
 
 OA = vector("wechat/official_oa_wxbizmsgcrypt_sample_vector.json")
 TOKEN, AES, APPID = OA["token"], OA["encoding_aes_key"], OA["app_id"]
-
-
-@pytest.fixture
-def fake_api():
-    with FakeWeChatAPI() as api:
-        yield api
 
 
 @pytest.fixture

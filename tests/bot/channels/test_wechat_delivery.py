@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from fakes.wechat_api import FIXTURES, SECRETS, FakeWeChatAPI, StubApp
+from fakes.wechat_api import FIXTURES, SECRETS, StubApp
 from sqlmodel import select
 
 from bot.channels.base import DeliveryError, RecipientUnreachable
@@ -18,12 +18,6 @@ from handlers.messages import Button, OutgoingMessage
 from storage.wechat_state import WeChatQueued
 
 ZHAO = "oZHAO0000000000000000000001"
-
-
-@pytest.fixture
-def fake_api():
-    with FakeWeChatAPI() as api:
-        yield api
 
 
 @pytest.fixture

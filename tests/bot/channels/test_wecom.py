@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes.wechat_api import SECRETS, FakeWeChatAPI, StubApp, fixture, vector, wecom_encrypted, with_fields
+from fakes.wechat_api import SECRETS, StubApp, fixture, vector, wecom_encrypted, with_fields
 
 from bot.channels.base import RecipientUnreachable
 from bot.channels.web import build_asgi_app
@@ -18,12 +18,6 @@ from handlers.messages import OutgoingMessage
 OFFICIAL = vector("wecom/official_wecom_callback_sample_vector.json")
 TOKEN, AES, CORP = OFFICIAL["token"], OFFICIAL["encoding_aes_key"], OFFICIAL["corp_id"]
 WECHATPY = vector("wecom/wechatpy_tests_test_crypto_vectors.json")
-
-
-@pytest.fixture
-def fake_api():
-    with FakeWeChatAPI() as api:
-        yield api
 
 
 async def _env(tmp_path, monkeypatch, fake_api, paths=None):
