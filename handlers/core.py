@@ -129,7 +129,7 @@ class Core:
         if c.unsure:
             to_review(fx, msg, c)
             return Outcome("review")
-        hint = self.classify(msg.location_hint) if msg.location_hint else None
+        hint = self.locate(msg.location_hint) if msg.location_hint else None
         intake(fx, msg, c, spec, hint)
         opened = [row.ticket_id for row in fx.sent if row.event in ("ticket_opened", "duplicate")]
         return Outcome("ticket", opened[0]) if opened else Outcome("clarify")

@@ -42,11 +42,15 @@ def report_from(
     )
 
 
-def intake(fx: Effects, msg: IncomingMessage, c: Classification, spec: IntentSpec, hint: Classification | None) -> None:
-    """Turn a classified issue into a ticket, or ask where it is."""
+Place = tuple[str | None, str | None, str | None]
+
+
+def intake(fx: Effects, msg: IncomingMessage, c: Classification, spec: IntentSpec, hint: Place | None) -> None:
+    """Turn a classified issue into a ticket, or ask where it is. ``hint`` is the building / unit /
+    room read from the channel's location hint (a WeChat location label), if any."""
     building, unit, room = c.building, c.unit, c.room
-    if not building and hint is not None and hint.building:
-        building, unit, room = hint.building, hint.unit, hint.room
+    if not building and hint is not None and hint[0]:
+        building, unit, room = hint
     if not building:
         building, unit, room = home_of(fx, msg.sender)
     if not building:

@@ -93,3 +93,11 @@ def test_unsure_messages_go_to_review_not_to_a_ticket(core, monkeypatch):
         items = s.exec(select(ReviewItem)).all()
     assert [(i.guess, i.person) for i in items] == [("leak", "r_sun")]
     assert count(core, Ticket) == 0 and count(core, Outbox) == 0
+
+
+def test_a_location_hint_gives_the_building_when_the_text_has_none(core):
+    hinted = replace(report("楼道灯不亮了", sender="wx:o123"), location_hint="正弘悦府5号楼")
+    assert core.handle(hinted).kind == "ticket"
+    with core.db.session() as s:
+        ticket = s.get(Ticket, 1)
+    assert (ticket.building, ticket.assignee) == ("5", "bh5")
