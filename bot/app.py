@@ -23,7 +23,7 @@ from handlers.effects import Effects
 from handlers.messages import IncomingMessage
 from intents.registry import IntentRegistry
 from jobs.delivery import Deliverer
-from jobs.sweep import claim_due
+from jobs.sweep import BATCH, claim_due
 from storage.community import CommunityRegistry
 from storage.db import Database
 from storage.identities import ChatBindings, Identities
@@ -99,7 +99,7 @@ class LinliApp:
             for fid in ids:
                 self.core.run_followup(fid, now)
             count += len(ids)
-            if len(ids) < 200:
+            if len(ids) < BATCH:
                 return count
 
     async def tick(self) -> None:

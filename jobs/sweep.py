@@ -17,9 +17,11 @@ from storage.db import Database, utc
 from storage.models import FollowUp
 
 LEASE = timedelta(minutes=2)
+#: Rows claimed per round; a full round means more may be due.
+BATCH = 200
 
 
-def claim_due(db: Database, now: datetime, owner: str, limit: int = 200) -> list[int]:
+def claim_due(db: Database, now: datetime, owner: str, limit: int = BATCH) -> list[int]:
     """Lease up to ``limit`` due follow-ups to ``owner``; returns their ids in due order."""
     free = or_(FollowUp.lease_until.is_(None), FollowUp.lease_until < now)
     with db.session() as s:
