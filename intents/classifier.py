@@ -16,10 +16,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
-from .extract import extract_location, urgent_match
-from .learned import LearnedModel
+from .extract import extract_location, tense_cues, urgent_match
+from .learned import LearnedModel, ngrams
 from .loader import NONE_ID, IntentSet
 from .model import Classification
 from .normalize import normalize, strip_quote
@@ -28,6 +29,8 @@ _SECONDARY_RE = re.compile(
     r"[,，。.!！;；\s](顺便(说一下|说下|提一下|问一下|问下|说一句)?|另外|还有就是|还有个|还有一个|对了|再说一下)"
 )
 SECONDARY_FACTOR = 0.4
+REGEX_MIN_LEARNED = 0.05  # an intent's regexes are tried when the learned model gives it at least this
+CALM, URGENT = "calm", "urgent"  # the learned urgency model's two classes
 FUZZY_MAX_LEN = 60  # near-duplicate matching is for short messages; long ones rely on the n-grams
 FUZZY_CANDIDATES = 8  # compare only with the examples nearest by n-gram
 FUZZY_CUTOFF = 60
@@ -35,7 +38,6 @@ NGRAM_SIZES = (1, 2)
 # a reply that only makes sense with the quoted message: "我们这边也是", "3号楼也坏了", "同样"
 _ME_TOO_RE = re.compile(r"也(是|一样|坏|不|没|停|堵|漏|有|这样)|同样|一样|同问|我家也|这边也")
 _QUOTE_SEP_RE = re.compile(r"\n[ \t]*(?:[-—–_][ \t]*){3,}\n")
-_PUNCT_RE = re.compile(r"[\s,，。.!！?？、;；:：~…\"'“”‘’()（）【】\[\]<>《》\-—_/|*#@+=]+")
 
 
 # \d: messages are NFKC-normalised, so digits are ASCII (other scripts' digits are not expected)
@@ -107,14 +109,8 @@ def first_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
 
 
 def char_ngrams(text: str) -> list[str]:
-    grams: list[str] = []
-    for chunk in _PUNCT_RE.sub(" ", text).split():
-        for n in NGRAM_SIZES:
-            if n == 1:
-                grams.extend(chunk)
-            else:
-                grams.extend(chunk[i : i + n] for i in range(len(chunk) - n + 1))
-    return grams
+    """The n-gram features of a prepared text (the similarity index and the learned models share them)."""
+    return ngrams(text, NGRAM_SIZES)
 
 
 @dataclass(slots=True)
@@ -206,13 +202,22 @@ class Classifier:
             for text, _line in d.examples:
                 self._ex_text.append(self.prep(normalize(text)))
                 self._ex_intent.append(iid)
+        train = intent_set.training
+        train_text = [self.prep(normalize(r.text)) for r in train]
         n_ex = len(self._ex_text)
         ex_grams = [char_ngrams(t) for t in self._ex_text]
         df: dict[str, int] = defaultdict(int)
         for grams in ex_grams:
             for g in set(grams):
                 df[g] += 1
-        self._idf = {g: math.log((n_ex + 1) / (c + 1)) + 1.0 for g, c in df.items()}
+        # the idf (and the n-gram ids) cover the training messages too: the learned models see their n-grams
+        all_df = dict(df)
+        train_grams = [char_ngrams(t) for t in train_text]
+        for grams in train_grams:
+            for g in set(grams):
+                all_df[g] = all_df.get(g, 0) + 1
+        n_all = n_ex + len(train_text)
+        self._idf = {g: math.log((n_all + 1) / (c + 1)) + 1.0 for g, c in all_df.items()}
         # very common n-grams (了, 的, 楼 ...) are left out of the example index: they add little to
         # a cosine and cost most of the time; the centroids keep a few more of them
         max_df = max(6, int(0.04 * n_ex))
@@ -225,7 +230,6 @@ class Classifier:
                     index[g].append((ei, w))
                 if df[g] <= max_df_centroid:
                     centroids[self._ex_intent[ei]][g] += w
-        self._slot_intent = [*self._ex_intent, *self._ids]
         for k, iid in enumerate(self._ids):
             c = centroids[iid]
             norm = math.sqrt(sum(w * w for w in c.values())) or 1.0
@@ -236,15 +240,42 @@ class Classifier:
         # by these ids, so the postings and the learned weights need no second lookup
         self._gid = {g: j for j, g in enumerate(self._idf)}
         self._idf_by_id = list(self._idf.values())
-        self._post_by_id: list[tuple[tuple[int, float], ...] | None] = [None] * len(self._gid)
-        for g, v in index.items():
-            self._post_by_id[self._gid[g]] = tuple(v)
+        # postings in compressed form (row j = the slots of n-gram id j): a message's similarities are then a
+        # few numpy calls (gather its n-grams' postings, one bincount) rather than a Python loop
+        ptr = [0]
+        post_slot: list[int] = []
+        post_w: list[float] = []
+        for g in self._gid:  # ids in order
+            for slot, w in index.get(g, ()):
+                post_slot.append(slot)
+                post_w.append(w)
+            ptr.append(len(post_slot))
+        self._post_ptr = np.asarray(ptr, dtype=np.int64)
+        self._post_slot = np.asarray(post_slot, dtype=np.int64)
+        self._post_w = np.asarray(post_w, dtype=np.float64)
         self._n_ex = n_ex
-        # the learned evidence: logistic regression over the same char n-grams, trained on the examples
+        self._n_slots = n_ex + len(self._ids)
+        # the examples of one intent are contiguous slots: (intent, first slot) of each intent that has some
+        bounds = [(iid, k) for k, iid in enumerate(self._ex_intent) if k == 0 or self._ex_intent[k - 1] != iid]
+        self._ex_groups = [iid for iid, _ in bounds]
+        self._ex_starts = np.asarray([k for _, k in bounds], dtype=np.int64)
+        # the learned evidence: logistic regression over the same char n-grams, trained on the examples and
+        # the training messages; and the learned urgency, trained on the training messages that say urgent
         self.learned: LearnedModel | None = None
+        self.urgency: LearnedModel | None = None
+        self.urgent_threshold = s["urgent_threshold"]
+        self.promote_threshold = s["promote_threshold"]
         if self.learned_w > 0 and n_ex:
             self.learned = LearnedModel(
-                self._ex_text, self._ex_intent, self._ids, l2=s["learned_l2"], sizes=NGRAM_SIZES, vocab=self._gid
+                [*ex_grams, *train_grams], [*self._ex_intent, *(r.intent for r in train)], self._ids,
+                l2=s["learned_l2"], sizes=NGRAM_SIZES, vocab=self._gid, idf=self._idf_by_id,
+            )
+        rated = [k for k, r in enumerate(train) if r.urgent is not None]
+        if self.urgent_threshold < 1 and any(train[k].urgent for k in rated):
+            self.urgency = LearnedModel(
+                [train_grams[k] for k in rated], [URGENT if train[k].urgent else CALM for k in rated],
+                [CALM, URGENT], l2=s["learned_l2"], sizes=NGRAM_SIZES, vocab=self._gid, idf=self._idf_by_id,
+                balanced=True,  # few messages are urgent: both classes weigh the same in training
             )
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -279,6 +310,29 @@ class Classifier:
                 tf[j] = tf.get(j, 0.0) + idf[j]
         norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
         return {j: w / norm for j, w in tf.items()}
+
+    def _similarities(self, qvec: dict[int, float]) -> np.ndarray | None:
+        """Cosine of the message's vector with every example (slots 0..E-1) and intent centroid (E..), or None
+        when no n-gram of the message has postings."""
+        if not qvec:
+            return None
+        ptr = self._post_ptr
+        qi = np.fromiter(qvec.keys(), dtype=np.int64, count=len(qvec))
+        starts = ptr[qi]
+        lens = ptr[qi + 1] - starts
+        total = int(lens.sum())
+        if not total:
+            return None
+        # the positions of all postings of the message's n-grams, run after run
+        offs = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+        qv = np.fromiter(qvec.values(), dtype=np.float64, count=len(qvec))
+        weights = self._post_w[offs] * np.repeat(qv, lens)
+        return np.bincount(self._post_slot[offs], weights=weights, minlength=self._n_slots)
+
+    def _group_len(self, g: int) -> int:
+        """Number of examples of the g-th intent that has examples."""
+        nxt = self._ex_starts[g + 1] if g + 1 < len(self._ex_starts) else self._n_ex
+        return int(nxt - self._ex_starts[g])
 
     def describe(self, s: IntentScore) -> list[str]:
         """Human-readable evidence of one intent's score."""
@@ -389,25 +443,20 @@ class Classifier:
 
         # n-gram similarity: nearest example per intent and the intent centroid
         qvec = self._qvector(char_ngrams(t))
-        acc: dict[int, float] = {}
-        posts = self._post_by_id
-        for j, qw in qvec.items():
-            post = posts[j]
-            if post:
-                for slot, w in post:
-                    acc[slot] = acc.get(slot, 0.0) + qw * w
+        acc = self._similarities(qvec)
         n_ex = self._n_ex
-        slot_intent = self._slot_intent
         best_ex: dict[str, tuple[float, int]] = {}
         centroid: dict[str, float] = {}
-        for slot, v in acc.items():
-            iid = slot_intent[slot]
-            if slot >= n_ex:
-                centroid[iid] = v
-            else:
-                b = best_ex.get(iid)
-                if b is None or v > b[0]:
-                    best_ex[iid] = (v, slot)
+        if acc is not None:
+            for iid, v in zip(self._ids, acc[n_ex:].tolist(), strict=True):
+                if v > 0:
+                    centroid[iid] = v
+            if n_ex:
+                ex_acc = acc[:n_ex]
+                maxima = np.maximum.reduceat(ex_acc, self._ex_starts).tolist()
+                for g, (iid, v) in enumerate(zip(self._ex_groups, maxima, strict=True)):
+                    if v > 0:
+                        best_ex[iid] = (v, g)  # which example it is, is looked up only if it counts
         sim_w = self.sim_w
         for iid in centroid.keys() | best_ex.keys():
             b = best_ex.get(iid)
@@ -417,21 +466,30 @@ class Classifier:
                 e = evidence(iid)
                 e.similarity = sim
                 if b:
-                    e.nearest = self._ex_text[b[1]]
+                    start = int(self._ex_starts[b[1]])
+                    end = start + self._group_len(b[1])
+                    e.nearest = self._ex_text[start + int(np.argmax(acc[start:end]))]
 
         # learned evidence: every intent (none included) gets learned_weight x its probability. The model's
         # features are the same TF-IDF vector (same n-grams, same examples, same idf) as the similarity's
         if self.learned is not None:
             lw = self.learned_w
             for iid, p in zip(self._ids, self.learned.proba_ids(qvec), strict=True):
+                if iid == NONE_ID and none_negated:
+                    continue  # "又坏了 / 还是不亮": what looked like a fix or thanks to the model is not one
                 score[iid] += lw * p
                 e = ev.get(iid)
                 if e is not None:
                     e.learned = p
-                elif p >= 0.05:
+                elif p >= REGEX_MIN_LEARNED:
                     evidence(iid).learned = p
 
-        # regexes: only for intents sharing a keyword or an n-gram with the message (saves most searches)
+        # regexes: only for intents with some evidence already — a keyword hit, a similar example or the
+        # learned model giving them a chance (saves most searches; an intent with none of these cannot win)
+        live = set(found)
+        for iid, e in ev.items():
+            if e.similarity or e.learned >= REGEX_MIN_LEARNED:
+                live.add(iid)
         cand = set(self._rx_always)
         rx_by_char = self._rx_by_char
         for ch in chars:
@@ -443,7 +501,7 @@ class Classifier:
             iid, rx, w = regexes[k]
             if iid == NONE_ID and none_negated:
                 continue
-            if iid not in found and iid not in centroid and iid not in best_ex:
+            if iid not in live:
                 continue
             m = rx.search(t)
             if m:
@@ -454,10 +512,12 @@ class Classifier:
 
         # rapidfuzz: is the message a near-duplicate of an example (typo, small rewording)?
         if len(t) <= FUZZY_MAX_LEN:
-            ex_slots = [s for s in acc if s < n_ex]
-            if ex_slots:
-                ex_slots.sort(key=acc.__getitem__, reverse=True)
-                choices = {s: self._ex_text[s] for s in ex_slots[:FUZZY_CANDIDATES]}
+            ex_slots = np.flatnonzero(acc[:n_ex] > 0) if acc is not None else ()
+            if len(ex_slots):
+                if len(ex_slots) > FUZZY_CANDIDATES:
+                    ex_slots = ex_slots[np.argpartition(-acc[ex_slots], FUZZY_CANDIDATES)[:FUZZY_CANDIDATES]]
+                ranked_slots = sorted(ex_slots.tolist(), key=lambda k: (-acc[k], k))
+                choices = {k: self._ex_text[k] for k in ranked_slots}
                 hit = process.extractOne(t, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
                 if hit is not None:
                     ex, ratio, slot = hit
@@ -483,7 +543,7 @@ class Classifier:
         if veto_all is not None:
             score[NONE_ID] += self.strong_w
             evidence(NONE_ID).notes.append(f"veto_issues '{veto_all}'")
-        return self._decide(text, norm, t, score, ev, vetoed=veto_all is not None)
+        return self._decide(text, norm, t, score, ev, vetoed=veto_all is not None, qvec=qvec)
 
     def _decide(
         self,
@@ -494,6 +554,7 @@ class Classifier:
         ev: dict[str, IntentScore],
         loc_text: str | None = None,
         vetoed: bool = False,
+        qvec: dict[int, float] | None = None,
     ) -> Analysis:
         order = sorted(score, key=score.__getitem__, reverse=True)
         ranked = []
@@ -512,11 +573,13 @@ class Classifier:
             # people in danger now (a shared urgent pattern, not past, not negated) is never "not a request",
             # even in words no intent knows: the best issue intent takes it, ticketed and urgent
             promoted = self._shared_danger(t, chars := set(t))
+            if promoted is None and self.urgency is not None and self.promote_threshold < 1:
+                promoted = self._learned_danger(t, self.promote_threshold, qvec)[0]
             if promoted is not None:
                 best = next(e for e in ranked if e.intent != NONE_ID)
                 ranked.remove(best)
                 ranked.insert(0, best)
-                best.notes.append(f"promoted over none: shared urgent '{promoted}'")
+                best.notes.append(f"promoted over none: urgent '{promoted}'")
                 conf = math.exp((best.score - mx) / temp) / z
         loc = extract_location(norm if loc_text is None else loc_text, normalized=True)
         urgent = unsure = False
@@ -531,6 +594,8 @@ class Classifier:
                 chars = set(t)
             pats = [rx for rx, first in cands if first is None or not first.isdisjoint(chars)]
             danger, urgent_note = urgent_match(t, pats, self._not_urgent, self._past, self._present)
+            if danger is None and urgent_note is None and self.urgency is not None:
+                danger, urgent_note = self._learned_danger(t, qvec=qvec)
             urgent = danger is not None
             # people in danger now are never parked on the review list: a doubtful intent still opens an
             # urgent ticket (the responders see the text), only a doubtful non-urgent issue waits for the admins
@@ -566,6 +631,28 @@ class Classifier:
         if not pats:
             return None
         return urgent_match(t, pats, self._not_urgent, self._past, self._present)[0]
+
+    def _learned_danger(
+        self, t: str, threshold: float | None = None, qvec: dict[int, float] | None = None
+    ) -> tuple[str | None, str | None]:
+        """Urgency by the learned model: ``(evidence, None)`` when its probability reaches the threshold and
+        the message holds no sign that the danger is over (a ``not_urgent`` cue, or a past time cue with no
+        present cue after it)."""
+        assert self.urgency is not None
+        if qvec is None:
+            qvec = self._qvector(char_ngrams(t))
+        p = self.urgency.proba_ids(qvec)[1]
+        if p < (self.urgent_threshold if threshold is None else threshold):
+            return None, None
+        for rx in self._not_urgent:
+            m = rx.search(t)
+            if m:
+                return None, f"learned urgency {p:.2f} but not urgent '{m.group(0)}'"
+        cues = tense_cues(t, self._past, self._present)
+        if cues and cues[-1][1]:
+            return None, f"learned urgency {p:.2f} but in the past"
+        grams = "".join(f" {g}" for g, _ in self.urgency.top_grams(t, URGENT))
+        return f"learned {p:.2f}:{grams}", None
 
     def classify(self, text: str) -> Classification:
         return self.analyse(text).classification

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .loader import IntentConfigError, default_intents_dir, load_intents
+from .loader import IntentConfigError, IntentSet, default_intents_dir, load_intents
+from .normalize import normalize
 
 
 def _add_intents_arg(p: argparse.ArgumentParser) -> None:
@@ -168,6 +169,22 @@ def explain_text(classifier, text: str) -> str:
     return "\n".join(lines)
 
 
+def label_conflicts(intent_set: IntentSet) -> list[str]:
+    """Training messages whose text (after normalisation) is elsewhere an example or a training message of
+    another intent: the learned models get two answers for one message."""
+    first: dict[str, tuple[str, str]] = {}
+    for d in intent_set.defs.values():
+        for text, line in d.examples:
+            first.setdefault(normalize(text), (d.spec.id, f"{d.file}:{line}"))
+    out = []
+    for r in intent_set.training:
+        key = normalize(r.text)
+        seen = first.setdefault(key, (r.intent, f"{r.file}:{r.line}"))
+        if seen[0] != r.intent:
+            out.append(f"{r.file}:{r.line}: training message labelled {r.intent!r} is {seen[0]!r} at {seen[1]}: {r.text}")
+    return out
+
+
 def cmd_intents_check(args: argparse.Namespace) -> int:
     directory = args.intents
     try:
@@ -189,8 +206,13 @@ def cmd_intents_check(args: argparse.Namespace) -> int:
                     f"warning: {d.file}:{line}: example of {d.spec.id!r} is classified as {c.intent!r}"
                     f"{' (unsure)' if c.unsure else ''}: {text}"
                 )
+    warnings += [f"warning: {c}" for c in label_conflicts(intent_set)]
     for w in warnings:
         print(w)
     n_ex = sum(len(d.examples) for d in intent_set.defs.values())
-    print(f"ok: {len(intent_set.intents)} intents, {n_ex} examples in {intent_set.directory}; {len(warnings)} warning(s)")
+    n_tr = len(intent_set.training)
+    print(
+        f"ok: {len(intent_set.intents)} intents, {n_ex} examples, {n_tr} training messages in {intent_set.directory}; "
+        f"{len(warnings)} warning(s)"
+    )
     return 0

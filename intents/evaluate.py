@@ -31,13 +31,14 @@ class EvalReport:
     accuracy: float
     confusion: dict[str, dict[str, int]]  # gold -> predicted -> count
     none_total: int
-    none_ticketed: int
+    none_ticketed: int  # none messages that would open a ticket (an issue, not unsure)
     urgent_tp: int
     urgent_fp: int
     urgent_fn: int
     location_ok: int
     unsure: int
     total: int
+    none_flagged: int = 0  # none messages given an issue intent at all (ticketed or sent to review)
     errors: list[tuple[Sample, Classification]] = field(default_factory=list)
     location_errors: list[tuple[Sample, Classification]] = field(default_factory=list)
     urgent_errors: list[tuple[Sample, Classification]] = field(default_factory=list)
@@ -45,6 +46,10 @@ class EvalReport:
     @property
     def none_ticket_rate(self) -> float:
         return self.none_ticketed / self.none_total if self.none_total else 0.0
+
+    @property
+    def none_flag_rate(self) -> float:
+        return self.none_flagged / self.none_total if self.none_total else 0.0
 
     @property
     def urgent_precision(self) -> float:
@@ -66,6 +71,7 @@ class EvalReport:
             "accuracy": round(self.accuracy, 4),
             "macro_f1": round(self.macro_f1, 4),
             "none_to_ticket_rate": round(self.none_ticket_rate, 4),
+            "none_to_issue_rate": round(self.none_flag_rate, 4),
             "urgent_precision": round(self.urgent_precision, 4),
             "urgent_recall": round(self.urgent_recall, 4),
             "location_accuracy": round(self.location_accuracy, 4),
@@ -120,8 +126,10 @@ def evaluate(classifier: Classifier, samples: list[Sample]) -> EvalReport:
             rep.unsure += 1
         if s.intent == NONE_ID:
             rep.none_total += 1
-            if c.intent != NONE_ID and not c.unsure:
-                rep.none_ticketed += 1
+            if c.intent != NONE_ID:
+                rep.none_flagged += 1
+                if not c.unsure:
+                    rep.none_ticketed += 1
         if c.urgent and s.urgent:
             rep.urgent_tp += 1
         elif c.urgent:
@@ -159,7 +167,8 @@ def format_text(rep: EvalReport) -> str:
     lines += [
         "",
         f"messages {s['messages']}  accuracy {s['accuracy']:.3f}  macro-F1 {s['macro_f1']:.3f}  (unsure: {s['unsure']})",
-        f"none -> ticket {rep.none_ticketed}/{rep.none_total} = {rep.none_ticket_rate:.1%}",
+        f"none -> ticket {rep.none_ticketed}/{rep.none_total} = {rep.none_ticket_rate:.1%}"
+        f"  (-> an issue intent, review list included: {rep.none_flagged}/{rep.none_total} = {rep.none_flag_rate:.1%})",
         f"urgent precision {rep.urgent_precision:.3f} ({rep.urgent_tp}/{rep.urgent_tp + rep.urgent_fp})  "
         f"recall {rep.urgent_recall:.3f} ({rep.urgent_tp}/{rep.urgent_tp + rep.urgent_fn})",
         f"location (building+unit+room all exact) {rep.location_ok}/{rep.total} = {rep.location_accuracy:.1%}",

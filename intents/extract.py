@@ -94,7 +94,7 @@ def extract_location(text: str, *, normalized: bool = False) -> Location:
     return Location(building, unit, room)
 
 
-def _tense_cues(text: str, past: Iterable[re.Pattern[str]], present: Iterable[re.Pattern[str]]) -> list[tuple[int, bool]]:
+def tense_cues(text: str, past: Iterable[re.Pattern[str]], present: Iterable[re.Pattern[str]]) -> list[tuple[int, bool]]:
     """(position, is_past) of every time cue in the text, in order."""
     cues = [(m.start(), True) for p in past for m in p.finditer(text)]
     cues += [(m.start(), False) for p in present for m in p.finditer(text)]
@@ -123,7 +123,7 @@ def urgent_match(
     for p in pats:
         for m in p.finditer(text):
             if cues is None:
-                cues = _tense_cues(text, past, present)
+                cues = tense_cues(text, past, present)
             before = [is_past for pos, is_past in cues if pos < m.end()]
             later_present = any(not is_past and pos >= m.end() for pos, is_past in cues)
             if before and before[-1] and not later_present:

@@ -1,11 +1,14 @@
-"""The learned evidence: a small multinomial logistic regression trained at load time on the YAML examples.
+"""The learned evidence: small logistic regressions trained at load time.
 
-Features are TF-IDF weighted character n-grams (1..3) of the *prepared* text (normalised, synonyms
-applied), L2-normalised. The model is trained on every intent's ``examples`` (``none`` included) each time
-the intents are loaded: no model file, no download, and an admin's new example is learned at ``/reload``.
+Features are TF-IDF weighted character n-grams of the *prepared* text (normalised, synonyms applied, every
+run of digits read as one ``0``), rows of unit length. The classifier trains two models each time the intents
+are loaded: the intent model on every intent's ``examples`` (``none`` included) and the messages of the
+``none.training`` files, and the urgency model (two classes, weighted equally) on the training messages that
+say ``urgent``. No model file, no download; an admin's new example or training line is learned at
+``/reload``.
 
-Training is full-batch gradient descent (Nesterov momentum) from zero weights, so it is deterministic: the
-same YAML always gives the same weights. Scoring a message sums the weight rows of its n-grams.
+Training is full-batch Adam from zero weights on a scipy sparse matrix, so it is deterministic: the same
+files always give the same weights. Scoring a message sums the weight rows of its n-grams.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ import math
 import re
 
 import numpy as np
+from scipy import sparse
 
 _PUNCT_RE = re.compile(r"[\s,，。.!！?？、;；:：~…\"'“”‘’()（）【】\[\]<>《》\-—_/|*#@+=]+")
+# every run of digits reads as one "0": which building, room, phone number or price a message names says
+# nothing about its intent (an ad's phone number must not make a resident's callback number look like an ad)
+_DIGITS_RE = re.compile(r"[0-9]+")
 LEARNED_NGRAMS = (1, 2, 3)
 
 
 def ngrams(text: str, sizes: tuple[int, ...] = LEARNED_NGRAMS) -> list[str]:
-    """Character n-grams of each punctuation-free chunk of ``text``."""
+    """Character n-grams of each punctuation-free chunk of ``text`` (digit runs folded to one ``0``)."""
     grams: list[str] = []
-    for chunk in _PUNCT_RE.sub(" ", text).split():
+    for chunk in _PUNCT_RE.sub(" ", _DIGITS_RE.sub("0", text)).split():
         n_chunk = len(chunk)
         for n in sizes:
             if n == 1:
@@ -50,82 +57,62 @@ class LearnedModel:
         lr: float = 0.1,
         sizes: tuple[int, ...] = LEARNED_NGRAMS,
         vocab: dict[str, int] | None = None,
+        idf: list[float] | None = None,
+        balanced: bool = False,
     ) -> None:
         self.classes = list(classes)
         self.sizes = sizes
         k = len(self.classes)
         cls_index = {c: i for i, c in enumerate(self.classes)}
-        docs = [ngrams(t, sizes) for t in texts]
-        # the n-gram ids: given (the classifier shares its own), or in order of first appearance
+        # a text may come already split into n-grams (the classifier has them at hand)
+        docs = [t if isinstance(t, list) else ngrams(t, sizes) for t in texts]
+        # the n-gram ids: given (the classifier shares its own; n-grams outside it are no feature), or in
+        # order of first appearance
         if vocab is None:
             vocab = {}
             for grams in docs:
                 for g in grams:
                     if g not in vocab:
                         vocab[g] = len(vocab)
-        df = [0] * len(vocab)
-        for grams in docs:
-            for g in set(grams):
-                df[vocab[g]] += 1
+        get = vocab.get
+        id_docs = [[j for j in map(get, grams) if j is not None] for grams in docs]
         n = len(texts)
-        idf = np.log((n + 1) / (np.asarray(df, dtype=np.float64) + 1)) + 1.0
-        self.vocab = vocab
-        self.idf = idf.tolist()
-        # sparse design matrix in coordinate form, rows in order
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        for r, grams in enumerate(docs):
-            tf: dict[int, float] = {}
-            for g in grams:
-                j = vocab[g]
-                tf[j] = tf.get(j, 0.0) + 1.0
-            norm = math.sqrt(sum((c * self.idf[j]) ** 2 for j, c in tf.items())) or 1.0
-            for j, c in tf.items():
-                rows.append(r)
-                cols.append(j)
-                vals.append(c * self.idf[j] / norm)
         n_feat = len(vocab)
+        self.vocab = vocab
         self.W = np.zeros((n_feat, k))
         self.b = np.zeros(k)
-        if n == 0 or n_feat == 0 or not rows:
+        # the design matrix, sparse (scipy): one row per text, term counts x idf, rows of unit length
+        cols_arr = np.fromiter((j for d in id_docs for j in d), dtype=np.int64)
+        rows_arr = np.repeat(np.arange(n), [len(d) for d in id_docs])
+        counts = sparse.csr_matrix(
+            (np.ones(len(cols_arr), dtype=np.float32), (rows_arr, cols_arr)), shape=(n, n_feat)
+        )
+        counts.sum_duplicates()
+        if idf is not None:
+            # the caller's weights (the classifier's), so that training and scoring see the same feature values
+            self.idf = list(idf)
+        else:
+            df = np.bincount(counts.indices, minlength=n_feat)
+            self.idf = (np.log((n + 1) / (df + 1.0)) + 1.0).tolist()
+        if n == 0 or n_feat == 0 or counts.nnz == 0:
             return
-        r_arr = np.asarray(rows)
-        c_arr = np.asarray(cols)
-        v_arr = np.asarray(vals, dtype=np.float32)
+        x = counts
+        x.data *= np.asarray(self.idf, dtype=np.float32)[x.indices]
+        row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+        x.data /= np.sqrt(np.bincount(row_of, weights=x.data**2, minlength=n)).astype(np.float32)[row_of]
+        xt = x.T.tocsr()
         y = np.zeros((n, k), dtype=np.float32)
-        y[np.arange(n), [cls_index[lab] for lab in labels]] = 1.0
-        # row sums: nnz are grouped by row already (rows with no n-gram simply get bias only)
-        row_starts = np.searchsorted(r_arr, np.arange(n))
-        has_row = np.bincount(r_arr, minlength=n) > 0
-        col_order = np.argsort(c_arr, kind="stable")
-        c_sorted = c_arr[col_order]
-        col_starts = np.searchsorted(c_sorted, np.arange(n_feat))
-        r_by_col = r_arr[col_order]
-        v_by_col = v_arr[col_order][:, None]
-        v_by_row = v_arr[:, None]
-        starts_nonempty = row_starts[has_row]
-
-        all_rows = bool(has_row.all())
-
-        def logits(w: np.ndarray, b: np.ndarray) -> np.ndarray:
-            s = np.add.reduceat(v_by_row * w[c_arr], starts_nonempty, axis=0)
-            if all_rows:
-                return s + b
-            z = np.tile(b, (n, 1))
-            z[has_row] += s
-            return z
-
-        def grad(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            z = logits(w, b)
-            z -= z.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            g = (p - y) / n
-            gw = np.add.reduceat(v_by_col * g[r_by_col], col_starts, axis=0) + l2 * w
-            return gw, g.sum(axis=0)
-
-        # Adam: per-weight steps suit sparse n-gram features (rare n-grams get as large a step as common ones)
+        label_ids = np.asarray([cls_index[lab] for lab in labels])
+        y[np.arange(n), label_ids] = 1.0
+        # each row's share of the loss: 1/n, or (balanced) so that every class present weighs the same
+        if balanced:
+            per_class = np.bincount(label_ids, minlength=k).astype(np.float32)
+            present = int((per_class > 0).sum())
+            row_w = (1.0 / (present * per_class[label_ids]))[:, None].astype(np.float32)
+        else:
+            row_w = np.full((n, 1), 1.0 / n, dtype=np.float32)
+        # Adam on the mean cross-entropy + L2: per-weight steps suit sparse n-gram features (rare n-grams get
+        # as large a step as common ones)
         w = np.zeros((n_feat, k), dtype=np.float32)
         b = np.zeros(k, dtype=np.float32)
         mw = np.zeros_like(w)
@@ -134,7 +121,13 @@ class LearnedModel:
         vb = np.zeros_like(b)
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for it in range(1, iterations + 1):
-            gw, gb = grad(w, b)
+            z = x @ w + b
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            g = (p - y) * row_w
+            gw = xt @ g + l2 * w
+            gb = g.sum(axis=0)
             mw = beta1 * mw + (1 - beta1) * gw
             vw = beta2 * vw + (1 - beta2) * gw * gw
             mb = beta1 * mb + (1 - beta1) * gb

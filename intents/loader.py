@@ -1,11 +1,12 @@
 """Load and validate the intent YAML (``intents/*.yaml``).
 
 Every problem is reported as ``file:line: message``; all problems found are reported at once.
-See docs/intents.md for the format.
+See the README, section "Intent YAML", for the format.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +32,7 @@ ISSUE_KEYS = {
     "id", "name", "route", "ack", "resolve", "description", "keywords", "synonyms", "regex",
     "negative", "urgent", "examples",
 }  # fmt: skip
-NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "past", "present", "settings"}
+NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "past", "present", "settings", "training"}
 KEYWORD_KEYS = {"strong", "weak"}
 DEFAULT_SETTINGS: dict[str, float] = {
     "strong_weight": 3.0,  # score of one strong keyword / regex hit
@@ -41,10 +42,18 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "none_bias": 1.5,  # score "none" gets for free: an issue must beat it
     "threshold": 0.45,  # below this confidence an issue-like message is "unsure"
     "temperature": 1.75,  # softmax temperature turning scores into a confidence
-    "learned_weight": 4.0,  # multiplier of the learned probability (logistic regression on the examples)
+    "learned_weight": 25.0,  # multiplier of the learned probability (logistic regression, examples + training)
     "learned_l2": 1e-4,  # L2 penalty of that logistic regression (larger: smoother, less sure)
+    # a message is urgent when the learned urgency model (trained on the training files' ``urgent``) gives at
+    # least this probability, besides the urgent patterns; 1 or more turns the learned urgency off
+    "urgent_threshold": 0.7,
+    # ... and when "none" wins but the learned urgency reaches this, the best issue takes the message (people
+    # in danger are never "not a request"); 1 or more turns that off
+    "promote_threshold": 0.9,
 }
 
+# libyaml's parser when PyYAML was built with it (several times faster; same nodes and line marks)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -97,6 +106,17 @@ class IntentDef:
     not_urgent: list[Pattern] = field(default_factory=list)  # none only
     past: list[Pattern] = field(default_factory=list)  # none only: time cues of harm that is over
     present: list[Pattern] = field(default_factory=list)  # none only: time cues of "now"
+    training: list[tuple[str, int]] = field(default_factory=list)  # none only: globs of labelled JSON lines
+
+
+class TrainingRow(NamedTuple):
+    """One labelled message from a ``none.training`` file (the learned models learn from it)."""
+
+    text: str
+    intent: str
+    urgent: bool | None  # None when the line does not say
+    file: str
+    line: int
 
 
 @dataclass(slots=True)
@@ -108,6 +128,9 @@ class IntentSet:
     directory: Path
     files: list[Path]
     warnings: list[ConfigError] = field(default_factory=list)
+    #: labelled messages that train the learned models besides the examples, from the files named by
+    #: ``none.training`` (the classifier prepares their text)
+    training: list[TrainingRow] = field(default_factory=list)
 
     def get(self, intent_id: str) -> IntentSpec:
         return self.intents[intent_id]
@@ -346,6 +369,8 @@ def _parse_intent(ctx: _Ctx, node: Node, settings: dict[str, float]) -> IntentDe
             d.past = ctx.patterns(items["past"][1], "past", 1.0)
         if "present" in items:
             d.present = ctx.patterns(items["present"][1], "present", 1.0)
+        if "training" in items:
+            d.training = ctx.string_list(items["training"][1], "training")
         if "settings" in items:
             sn = items["settings"][1]
             if not isinstance(sn, MappingNode):
@@ -371,7 +396,7 @@ def _read_file(path: Path, settings: dict[str, float], errors: list[ConfigError]
         errors.append(ConfigError(str(path), None, f"cannot read file: {exc}"))
         return []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -460,6 +485,8 @@ def load_intents(directory: Path | None = None) -> IntentSet:
                     synonyms.append((nv, c))
     synonyms.sort(key=lambda p: -len(p[0]))
 
+    training = _read_training(directory, defs, errors, warnings) if NONE_ID in defs else []
+
     if errors:
         raise IntentConfigError(errors)
     ordered = {i: defs[i] for i in [*TAXONOMY_IDS, *sorted(defs)] if i in defs and i != NONE_ID}
@@ -472,4 +499,49 @@ def load_intents(directory: Path | None = None) -> IntentSet:
         directory=directory,
         files=files,
         warnings=warnings,
+        training=training,
     )
+
+
+def _read_training(
+    directory: Path, defs: dict[str, IntentDef], errors: list[ConfigError], warnings: list[ConfigError]
+) -> list[TrainingRow]:
+    """Labelled messages for the learned models: ``none.training`` lists globs (relative to the intents
+    folder) of JSON-lines files with at least ``text`` and ``intent`` (and optionally ``urgent``, a
+    boolean); every line is checked and a bad one is reported as file:line."""
+    none = defs[NONE_ID]
+    out: list[TrainingRow] = []
+    for pattern, line in none.training:
+        paths = sorted(directory.glob(pattern))
+        if not paths:
+            warnings.append(ConfigError(none.file, line, f"training pattern {pattern!r} matches no file"))
+        for path in paths:
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                errors.append(ConfigError(str(path), None, f"cannot read training file: {exc}"))
+                continue
+            undefined: dict[str, int] = {}  # intent -> first line (a deliberately removed intent, or a typo)
+            for n, raw in enumerate(lines, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw)
+                    text, intent = row["text"], row["intent"]
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    errors.append(ConfigError(str(path), n, f"training line needs JSON with text and intent ({exc})"))
+                    continue
+                urgent = row.get("urgent")
+                if not isinstance(text, str) or not text.strip():
+                    errors.append(ConfigError(str(path), n, "training line has an empty text"))
+                elif intent not in defs:
+                    undefined.setdefault(str(intent), n)
+                elif urgent is not None and not isinstance(urgent, bool):
+                    errors.append(ConfigError(str(path), n, f"training line: urgent must be true or false, not {urgent!r}"))
+                else:
+                    out.append(TrainingRow(text, intent, urgent, str(path), n))
+            if undefined:
+                first = min(undefined.values())
+                names = ", ".join(repr(i) for i in undefined)
+                warnings.append(ConfigError(str(path), first, f"training lines for undefined intents skipped: {names}"))
+    return out

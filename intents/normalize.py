@@ -4,7 +4,8 @@
 - ``@name`` mentions are dropped (``@所有人`` is kept: it marks a broadcast)
 - Unicode NFKC (full-width digits/letters/punctuation -> ASCII), Traditional -> Simplified (OpenCC t2s)
 - a few meaningful emoji become words (🪳 -> 蟑螂), other emoji and WeChat codes like ``[捂脸]`` are dropped
-- ASCII lower-case, whitespace collapsed
+- ASCII lower-case, whitespace collapsed; text spelled out one character at a time ("楼 道 灯 坏 了", as
+  some voice input and elderly typists produce) is joined up again
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _QUOTE_ONLY_RE = re.compile(r"^「[^」]*」\s*")
 _MENTION_RE = re.compile(r"@(?!所有人)[^\s\u2005@,，:：]{1,20}[\s\u2005]*")
 _WECHAT_CODE_RE = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,4}\]")
 _SPACE_RE = re.compile(r"\s+")
+# four or more single characters (Chinese, a digit, a letter) separated by single spaces: a spelled-out run
+_SPELLED_RE = re.compile(r"(?<![\u4e00-\u9fff0-9a-z])(?:[\u4e00-\u9fff0-9a-z] ){3,}[\u4e00-\u9fff0-9a-z](?![\u4e00-\u9fff0-9a-z])")
 
 EMOJI_WORDS = {
     "🪳": "蟑螂", "🐀": "老鼠", "🐭": "老鼠", "🐁": "老鼠", "🦟": "蚊子", "🐕": "狗", "🐶": "狗", "🐩": "狗",
@@ -90,5 +93,7 @@ def normalize(text: str, *, keep_regex: bool = False) -> str:
     if not text.isascii():
         text = _EMOJI_WORD_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text)
         text = _EMOJI_RE.sub(" ", text)
-    text = text.lower()
-    return _SPACE_RE.sub(" ", text).strip()
+    text = _SPACE_RE.sub(" ", text.lower()).strip()
+    if " " in text and not text.isascii():
+        text = _SPELLED_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
+    return text

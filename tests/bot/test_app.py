@@ -39,7 +39,7 @@ class FakeChannel(Channel):
 @pytest.fixture
 def app(tmp_path):
     intents = tmp_path / "intents"
-    shutil.copytree(default_intents_dir(), intents, ignore=shutil.ignore_patterns("*.py", "__pycache__", "data"))
+    shutil.copytree(default_intents_dir(), intents, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     clock = ManualClock(T0)
     app = LinliApp.build(Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}"), [COMMUNITY], intents, clock)
     app.channel = FakeChannel()

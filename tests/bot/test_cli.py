@@ -18,7 +18,7 @@ from tests.support import COMMUNITY
 @pytest.fixture
 def intents_copy(tmp_path):
     folder = tmp_path / "intents"
-    shutil.copytree(default_intents_dir(), folder, ignore=shutil.ignore_patterns("*.py", "__pycache__", "data"))
+    shutil.copytree(default_intents_dir(), folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return folder
 
 

@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,9 @@ def classifier() -> Classifier:
 
 @pytest.fixture()
 def intents_copy(tmp_path: Path) -> Path:
-    """A writable copy of the shipped intent YAML."""
+    """A writable copy of the shipped intent YAML and its training data."""
     d = tmp_path / "intents"
-    d.mkdir()
-    for p in default_intents_dir().glob("*.yaml"):
-        (d / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copytree(default_intents_dir(), d, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return d
 
 

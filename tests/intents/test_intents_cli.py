@@ -91,6 +91,17 @@ def test_intents_check_reports_file_line(intents_copy, capsys):
     assert f"{intents_copy / 'gas.yaml'}:4:" in out
 
 
+def test_intents_check_warns_of_a_training_message_with_two_labels(intents_copy, capsys):
+    # "谢谢物业，楼道灯今天就修好了" is an example of none; a training file says it is lighting
+    with open(intents_copy / "data" / "extra.jsonl", "w", encoding="utf-8") as f:
+        f.write('{"text": "楼道灯坏了", "intent": "lighting"}\n')
+        f.write('{"text": "谢谢物业，楼道灯今天就修好了", "intent": "lighting"}\n')
+    assert cli.cmd_intents_check(parse(["intents", "check", "--intents", str(intents_copy)])) == 0
+    out = capsys.readouterr().out
+    assert f"{intents_copy / 'data' / 'extra.jsonl'}:2: training message labelled 'lighting' is 'none' at" in out
+    assert "none.yaml:" in out
+
+
 @pytest.mark.parametrize("argv", [["classify"]])
 def test_classify_subprocess_stdin(argv):
     r = linli(*argv, stdin='{"id": "x", "text": "燃气味特别大，快来人"}\nbroken\n')

@@ -128,3 +128,69 @@ def test_all_errors_reported_at_once(tmp_path):
     write(tmp_path, "b.yaml", "id: heating\nname: 供暖\nroute: building_head\nack: soon\nresolve: 2d\n")
     errs = errors_of(tmp_path)
     assert {Path(e.file).name for e in errs} == {"a.yaml", "b.yaml"}
+
+
+LIGHTING_YAML = (
+    "id: lighting\nname: 照明\nroute: building_head\nack: 2h\nresolve: 1d\n"
+    "keywords:\n  strong: [灯]\nexamples:\n  - 楼道灯不亮\n"
+)
+
+
+def test_training_files_are_read_with_their_urgency(tmp_path):
+    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
+    write(tmp_path, "lighting.yaml", LIGHTING_YAML)
+    (tmp_path / "data").mkdir()
+    write(
+        tmp_path / "data",
+        "a.jsonl",
+        '{"text": "3栋楼道黑了", "intent": "lighting", "urgent": false}\n\n{"text": "谢谢", "intent": "none"}\n',
+    )
+    rows = load_intents(tmp_path).training
+    assert [(r.text, r.intent, r.urgent, r.line) for r in rows] == [
+        ("3栋楼道黑了", "lighting", False, 1),
+        ("谢谢", "none", None, 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "needs JSON with text and intent"),
+        ('{"text": "灯坏了"}', "needs JSON with text and intent"),
+        ('{"text": "灯坏了", "intent": "lighting", "urgent": "yes"}', "urgent must be true or false"),
+        ('{"text": "  ", "intent": "lighting"}', "empty text"),
+    ],
+)
+def test_a_bad_training_line_is_reported_with_file_and_line(tmp_path, line, message):
+    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
+    write(tmp_path, "lighting.yaml", LIGHTING_YAML)
+    (tmp_path / "data").mkdir()
+    write(tmp_path / "data", "a.jsonl", '{"text": "灯坏了", "intent": "lighting"}\n' + line + "\n")
+    errs = errors_of(tmp_path)
+    assert len(errs) == 1
+    assert errs[0].file.endswith("a.jsonl") and errs[0].line == 2 and message in errs[0].message
+
+
+def test_a_training_pattern_matching_nothing_is_a_warning(tmp_path):
+    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
+    s = load_intents(tmp_path)
+    assert s.training == []
+    assert any("matches no file" in w.message and w.line == 6 for w in s.warnings)
+
+
+def test_training_lines_of_an_undefined_intent_are_skipped_with_a_warning(tmp_path):
+    """An admin may delete an intent (or mistype one): its training lines are skipped, not fatal."""
+    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
+    write(tmp_path, "lighting.yaml", LIGHTING_YAML)
+    (tmp_path / "data").mkdir()
+    write(
+        tmp_path / "data",
+        "a.jsonl",
+        '{"text": "灯坏了", "intent": "lighting"}\n{"text": "树倒了", "intent": "greenery"}\n'
+        '{"text": "又倒了一棵", "intent": "greenery"}\n{"text": "灯不亮", "intent": "lightning"}\n',
+    )
+    s = load_intents(tmp_path)
+    assert [r.text for r in s.training] == ["灯坏了"]
+    (w,) = [w for w in s.warnings if "undefined intents" in w.message]
+    assert w.file.endswith("a.jsonl") and w.line == 2
+    assert "'greenery'" in w.message and "'lightning'" in w.message

@@ -16,6 +16,10 @@ from intents.normalize import normalize, strip_quote
         ("[捂脸][捂脸]", ""),  # WeChat emoticon codes
         ("[图片]", ""),
         ("  电梯   坏了  ", "电梯 坏了"),
+        ("楼 道 里 有 烟 味", "楼道里有烟味"),  # spelled out one character at a time
+        ("3 号 楼 电 梯 坏 了", "3号楼电梯坏了"),
+        ("灯坏了 三 天 了 呀", "灯坏了 三天了呀"),  # only the spelled-out run is joined
+        ("好 的", "好 的"),  # clauses of one or two characters stay apart
     ],
 )
 def test_normalize(raw, expected):

@@ -43,3 +43,21 @@ def test_deleted_file_is_noticed(intents_copy):
     res = reg.reload_if_changed()
     assert res is not None and res.ok
     assert "greenery" not in reg.intents.intents
+
+
+def test_an_edited_training_file_is_noticed(intents_copy):
+    reg = IntentRegistry(intents_copy)
+    n = len(reg.intents.training)
+    assert n > 0
+    with open(intents_copy / "data" / "messages-dev.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"text": "升降梯又趴窝了", "intent": "elevator"}\n')
+    res = reg.reload_if_changed()
+    assert res is not None and res.ok and f"{n + 1} training messages" in res.message
+    assert len(reg.intents.training) == n + 1
+    assert reg.reload_if_changed() is None
+
+    # a new training file matching the glob counts too; a broken line keeps the last good set
+    (intents_copy / "data" / "extra.jsonl").write_text('{"text": "x"}\n', encoding="utf-8")
+    res = reg.reload_if_changed()
+    assert res is not None and not res.ok and "extra.jsonl:1:" in res.message
+    assert len(reg.intents.training) == n + 1
