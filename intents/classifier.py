@@ -123,6 +123,7 @@ class IntentScore:
     regexes: list[tuple[str, float]] = field(default_factory=list)
     similarity: float = 0.0
     nearest: str | None = None
+    group: int | None = None  # which intent group of examples holds the nearest one (looked up when shown)
     fuzzy: tuple[float, str] | None = None
     learned: float = 0.0  # probability of this intent under the learned model (0 when it is off)
     vetoed: str | None = None
@@ -165,19 +166,11 @@ class Classifier:
         self._present = [p.regex for p in none_def.present]
         # none's own urgent patterns are shared: people in danger now, whatever the issue
         self._shared_urgent = [(p.regex, first_chars(p.regex)) for p in none_def.urgent]
-        # every intent regex, indexed by the characters its matches start with: a message only tries the
-        # regexes whose first character it holds (plus the few whose first character cannot be told)
-        self._regexes = [(i, p.regex, p.weight) for i, d in self._defs.items() for p in d.regex]
-        rx_by_char: dict[str, list[int]] = defaultdict(list)
-        self._rx_always: list[int] = []
-        for k, (_i, rx, _w) in enumerate(self._regexes):
-            first = first_chars(rx)
-            if first is None:
-                self._rx_always.append(k)
-            else:
-                for ch in first:
-                    rx_by_char[ch].append(k)
-        self._rx_by_char = dict(rx_by_char)
+        # every intent's regexes with the characters their matches start with: a message only tries the
+        # regexes whose first character it holds (or whose first character cannot be told)
+        self._regexes = {
+            i: [(p.regex, p.weight, first_chars(p.regex)) for p in d.regex] for i, d in self._defs.items() if d.regex
+        }
         self._negative = {i: [p.regex for p in d.negative] for i, d in self._defs.items()}
         self._urgent = {i: [(p.regex, first_chars(p.regex)) for p in d.urgent] for i, d in self._defs.items()}
 
@@ -466,9 +459,7 @@ class Classifier:
                 e = evidence(iid)
                 e.similarity = sim
                 if b:
-                    start = int(self._ex_starts[b[1]])
-                    end = start + self._group_len(b[1])
-                    e.nearest = self._ex_text[start + int(np.argmax(acc[start:end]))]
+                    e.group = b[1]
 
         # learned evidence: every intent (none included) gets learned_weight x its probability. The model's
         # features are the same TF-IDF vector (same n-grams, same examples, same idf) as the similarity's
@@ -490,25 +481,18 @@ class Classifier:
         for iid, e in ev.items():
             if e.similarity or e.learned >= REGEX_MIN_LEARNED:
                 live.add(iid)
-        cand = set(self._rx_always)
-        rx_by_char = self._rx_by_char
-        for ch in chars:
-            ks = rx_by_char.get(ch)
-            if ks:
-                cand.update(ks)
-        regexes = self._regexes
-        for k in sorted(cand):
-            iid, rx, w = regexes[k]
-            if iid == NONE_ID and none_negated:
-                continue
-            if iid not in live:
-                continue
-            m = rx.search(t)
-            if m:
-                if m.start() >= sec_pos:
-                    w *= SECONDARY_FACTOR
-                score[iid] += w
-                evidence(iid).regexes.append((m.group(0), w))
+        if none_negated:
+            live.discard(NONE_ID)
+        for iid in live:
+            for rx, w, first in self._regexes.get(iid, ()):
+                if first is not None and first.isdisjoint(chars):
+                    continue
+                m = rx.search(t)
+                if m:
+                    if m.start() >= sec_pos:
+                        w *= SECONDARY_FACTOR
+                    score[iid] += w
+                    evidence(iid).regexes.append((m.group(0), w))
 
         # rapidfuzz: is the message a near-duplicate of an example (typo, small rewording)?
         if len(t) <= FUZZY_MAX_LEN:
@@ -543,7 +527,7 @@ class Classifier:
         if veto_all is not None:
             score[NONE_ID] += self.strong_w
             evidence(NONE_ID).notes.append(f"veto_issues '{veto_all}'")
-        return self._decide(text, norm, t, score, ev, vetoed=veto_all is not None, qvec=qvec)
+        return self._decide(text, norm, t, score, ev, vetoed=veto_all is not None, qvec=qvec, acc=acc)
 
     def _decide(
         self,
@@ -555,6 +539,7 @@ class Classifier:
         loc_text: str | None = None,
         vetoed: bool = False,
         qvec: dict[int, float] | None = None,
+        acc: np.ndarray | None = None,
     ) -> Analysis:
         order = sorted(score, key=score.__getitem__, reverse=True)
         ranked = []
@@ -562,6 +547,12 @@ class Classifier:
             e = ev.get(iid) or IntentScore(iid)
             e.score = score[iid]
             ranked.append(e)
+        if acc is not None:
+            for e in ranked[:3]:  # the nearest example is shown for the top three only
+                if e.group is not None and e.nearest is None:
+                    start = int(self._ex_starts[e.group])
+                    end = start + self._group_len(e.group)
+                    e.nearest = self._ex_text[start + int(np.argmax(acc[start:end]))]
         best = ranked[0]
         mx = best.score
         temp = self.temperature
