@@ -136,15 +136,17 @@ LIGHTING_YAML = (
 )
 
 
+def with_training(d: Path, lines: str) -> Path:
+    """A small intent set (none + lighting) whose none.training reads data/a.jsonl holding ``lines``."""
+    write(d, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
+    write(d, "lighting.yaml", LIGHTING_YAML)
+    (d / "data").mkdir()
+    write(d / "data", "a.jsonl", lines)
+    return d
+
+
 def test_training_files_are_read_with_their_urgency(tmp_path):
-    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
-    write(tmp_path, "lighting.yaml", LIGHTING_YAML)
-    (tmp_path / "data").mkdir()
-    write(
-        tmp_path / "data",
-        "a.jsonl",
-        '{"text": "3栋楼道黑了", "intent": "lighting", "urgent": false}\n\n{"text": "谢谢", "intent": "none"}\n',
-    )
+    with_training(tmp_path, '{"text": "3栋楼道黑了", "intent": "lighting", "urgent": false}\n\n{"text": "谢谢", "intent": "none"}\n')
     rows = load_intents(tmp_path).training
     assert [(r.text, r.intent, r.urgent, r.line) for r in rows] == [
         ("3栋楼道黑了", "lighting", False, 1),
@@ -162,10 +164,7 @@ def test_training_files_are_read_with_their_urgency(tmp_path):
     ],
 )
 def test_a_bad_training_line_is_reported_with_file_and_line(tmp_path, line, message):
-    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
-    write(tmp_path, "lighting.yaml", LIGHTING_YAML)
-    (tmp_path / "data").mkdir()
-    write(tmp_path / "data", "a.jsonl", '{"text": "灯坏了", "intent": "lighting"}\n' + line + "\n")
+    with_training(tmp_path, '{"text": "灯坏了", "intent": "lighting"}\n' + line + "\n")
     errs = errors_of(tmp_path)
     assert len(errs) == 1
     assert errs[0].file.endswith("a.jsonl") and errs[0].line == 2 and message in errs[0].message
@@ -180,12 +179,8 @@ def test_a_training_pattern_matching_nothing_is_a_warning(tmp_path):
 
 def test_training_lines_of_an_undefined_intent_are_skipped_with_a_warning(tmp_path):
     """An admin may delete an intent (or mistype one): its training lines are skipped, not fatal."""
-    write(tmp_path, "none.yaml", NONE_YAML + "training:\n  - data/*.jsonl\n")
-    write(tmp_path, "lighting.yaml", LIGHTING_YAML)
-    (tmp_path / "data").mkdir()
-    write(
-        tmp_path / "data",
-        "a.jsonl",
+    with_training(
+        tmp_path,
         '{"text": "灯坏了", "intent": "lighting"}\n{"text": "树倒了", "intent": "greenery"}\n'
         '{"text": "又倒了一棵", "intent": "greenery"}\n{"text": "灯不亮", "intent": "lightning"}\n',
     )
