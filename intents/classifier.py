@@ -228,9 +228,8 @@ class Classifier:
             norm = math.sqrt(sum(w * w for w in c.values())) or 1.0
             for g, w in c.items():
                 index[g].append((n_ex + k, w / norm))
-        # postings as arrays: a message's similarities are one bincount over the postings of its n-grams
-        # n-grams of the examples get an id (their row in the learned model too); a message's vector is keyed
-        # by these ids, so the postings and the learned weights need no second lookup
+        # n-grams of the examples and training messages get an id (their row in the learned models too); a
+        # message's vector is keyed by these ids, so the postings and the learned weights need no second lookup
         self._gid = {g: j for j, g in enumerate(self._idf)}
         self._idf_by_id = list(self._idf.values())
         # postings in compressed form (row j = the slots of n-gram id j): a message's similarities are then a
@@ -258,13 +257,14 @@ class Classifier:
         self.urgency: LearnedModel | None = None
         self.urgent_threshold = s["urgent_threshold"]
         self.promote_threshold = s["promote_threshold"]
-        if self.learned_w > 0 and n_ex:
+        if self.learned_w > 0 and (n_ex or train):
             self.learned = LearnedModel(
                 [*ex_grams, *train_grams], [*self._ex_intent, *(r.intent for r in train)], self._ids,
                 l2=s["learned_l2"], sizes=NGRAM_SIZES, vocab=self._gid, idf=self._idf_by_id,
             )
         rated = [k for k, r in enumerate(train) if r.urgent is not None]
-        if self.urgent_threshold < 1 and any(train[k].urgent for k in rated):
+        # both classes are needed: trained on urgent messages only, the model would call everything urgent
+        if self.urgent_threshold < 1 and len({train[k].urgent for k in rated}) == 2:
             self.urgency = LearnedModel(
                 [train_grams[k] for k in rated], [URGENT if train[k].urgent else CALM for k in rated],
                 [CALM, URGENT], l2=s["learned_l2"], sizes=NGRAM_SIZES, vocab=self._gid, idf=self._idf_by_id,
@@ -293,7 +293,8 @@ class Classifier:
         return {g: w / norm for g, w in tf.items()}
 
     def _qvector(self, grams: list[str]) -> dict[int, float]:
-        """The message's unit-length TF-IDF vector, keyed by n-gram id (n-grams no example has are dropped)."""
+        """The message's unit-length TF-IDF vector, keyed by n-gram id (n-grams that no example or training
+        message has are dropped)."""
         gid = self._gid
         idf = self._idf_by_id
         tf: dict[int, float] = {}
@@ -462,7 +463,7 @@ class Classifier:
                     e.group = b[1]
 
         # learned evidence: every intent (none included) gets learned_weight x its probability. The model's
-        # features are the same TF-IDF vector (same n-grams, same examples, same idf) as the similarity's
+        # features are the same TF-IDF vector (same n-grams, same idf) as the similarity's
         if self.learned is not None:
             lw = self.learned_w
             for iid, p in zip(self._ids, self.learned.proba_ids(qvec), strict=True):
@@ -570,7 +571,9 @@ class Classifier:
                 best = next(e for e in ranked if e.intent != NONE_ID)
                 ranked.remove(best)
                 ranked.insert(0, best)
-                best.notes.append(f"promoted over none: urgent '{promoted}'")
+                note = f"promoted over none: urgent '{promoted}'"
+                if note not in best.notes:  # a quoted reply is decided twice on the same evidence
+                    best.notes.append(note)
                 conf = math.exp((best.score - mx) / temp) / z
         loc = extract_location(norm if loc_text is None else loc_text, normalized=True)
         urgent = unsure = False

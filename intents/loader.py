@@ -54,6 +54,8 @@ DEFAULT_SETTINGS: dict[str, float] = {
 
 # libyaml's parser when PyYAML was built with it (several times faster; same nodes and line marks)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# settings where 0 would make every message pass (urgent, promoted): only values above 0 make sense
+POSITIVE_SETTINGS = frozenset({"urgent_threshold", "promote_threshold", "temperature"})
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -383,6 +385,8 @@ def _parse_intent(ctx: _Ctx, node: Node, settings: dict[str, float]) -> IntentDe
                     v = ctx.scalar(vnode)
                     if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                         ctx.err(vnode, f"setting {key!r} must be a number >= 0")
+                    elif v == 0 and key in POSITIVE_SETTINGS:
+                        ctx.err(vnode, f"setting {key!r} must be above 0 (1 turns it off)")
                     else:
                         settings[key] = float(v)
     return d
@@ -512,12 +516,20 @@ def _read_training(
     none = defs[NONE_ID]
     out: list[TrainingRow] = []
     for pattern, line in none.training:
-        paths = sorted(directory.glob(pattern))
+        parts = Path(pattern).parts
+        if not pattern.strip() or Path(pattern).is_absolute() or ".." in parts:
+            errors.append(ConfigError(none.file, line, f"training pattern {pattern!r} must be relative to the intents folder, inside it"))
+            continue
+        try:
+            paths = sorted(p for p in directory.glob(pattern) if p.is_file())
+        except (ValueError, NotImplementedError) as exc:
+            errors.append(ConfigError(none.file, line, f"bad training pattern {pattern!r}: {exc}"))
+            continue
         if not paths:
             warnings.append(ConfigError(none.file, line, f"training pattern {pattern!r} matches no file"))
         for path in paths:
             try:
-                lines = path.read_text(encoding="utf-8").splitlines()
+                lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM (Windows editors) is fine
             except (OSError, UnicodeDecodeError) as exc:
                 errors.append(ConfigError(str(path), None, f"cannot read training file: {exc}"))
                 continue
@@ -528,6 +540,8 @@ def _read_training(
                 try:
                     row = json.loads(raw)
                     text, intent = row["text"], row["intent"]
+                    if not isinstance(intent, str):
+                        raise TypeError(f"intent must be a text, not {intent!r}")
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
                     errors.append(ConfigError(str(path), n, f"training line needs JSON with text and intent ({exc})"))
                     continue
@@ -535,7 +549,7 @@ def _read_training(
                 if not isinstance(text, str) or not text.strip():
                     errors.append(ConfigError(str(path), n, "training line has an empty text"))
                 elif intent not in defs:
-                    undefined.setdefault(str(intent), n)
+                    undefined.setdefault(intent, n)
                 elif urgent is not None and not isinstance(urgent, bool):
                     errors.append(ConfigError(str(path), n, f"training line: urgent must be true or false, not {urgent!r}"))
                 else:

@@ -7,15 +7,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .classifier import Classifier
-from .loader import (
-    NONE_ID,
-    ConfigError,
-    IntentConfigError,
-    IntentSet,
-    default_intents_dir,
-    load_intents,
-    yaml_files,
-)
+from .loader import ConfigError, IntentConfigError, IntentSet, default_intents_dir, load_intents
+
+CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo"})
 
 
 class ReloadResult(NamedTuple):
@@ -24,20 +18,21 @@ class ReloadResult(NamedTuple):
     errors: list[ConfigError]
 
 
-def watched_files(directory: Path, intent_set: IntentSet | None) -> list[Path]:
-    """The intent YAML and the training files its ``none.training`` globs match now (a new file counts)."""
-    files = yaml_files(directory)
-    none = intent_set.defs.get(NONE_ID) if intent_set is not None else None
-    for pattern, _line in none.training if none is not None else ():
-        files.extend(sorted(directory.glob(pattern)))
-    return files
+def watched_files(directory: Path) -> list[Path]:
+    """Every file an intent set can read: all files below the intents folder but code (the YAML and whatever
+    ``none.training`` globs match; the globs must stay inside the folder, so a new or fixed training file
+    counts whichever glob names it)."""
+    return sorted(
+        p for p in directory.rglob("*")
+        if p.is_file() and p.suffix not in CODE_SUFFIXES and "__pycache__" not in p.parts
+    )
 
 
-def _fingerprint(directory: Path, intent_set: IntentSet | None) -> tuple[tuple[str, int, int], ...]:
+def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
     if not directory.is_dir():
         return ()
     out = []
-    for p in watched_files(directory, intent_set):
+    for p in watched_files(directory):
         try:
             st = p.stat()
         except OSError:
@@ -50,8 +45,8 @@ class IntentRegistry:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_intents_dir()
         self._lock = threading.Lock()
+        self._fp = _fingerprint(self.directory)  # before loading: an edit made meanwhile is seen next time
         intent_set = load_intents(self.directory)  # raises IntentConfigError on a bad first load
-        self._fp = _fingerprint(self.directory, intent_set)
         self._state = (intent_set, Classifier(intent_set))
         self.last_errors: list[ConfigError] = []
 
@@ -65,17 +60,22 @@ class IntentRegistry:
 
     def reload(self) -> ReloadResult:
         with self._lock:
+            fp = _fingerprint(self.directory)  # before loading: an edit made meanwhile is seen next time
             try:
                 intent_set = load_intents(self.directory)
                 classifier = Classifier(intent_set)
             except IntentConfigError as exc:
-                # do not report the same broken state again on every poll
-                self._fp = _fingerprint(self.directory, self.intents)
+                self._fp = fp  # do not report the same broken state again on every poll
                 self.last_errors = exc.errors
                 n = len(exc.errors)
                 msg = f"intents not reloaded: {n} error{'s' if n != 1 else ''}; keeping the last good set\n{exc}"
                 return ReloadResult(False, msg, exc.errors)
-            self._fp = _fingerprint(self.directory, intent_set)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the bot's tick: keep the last good set
+                err = ConfigError(str(self.directory), None, f"unexpected error while loading: {exc!r}")
+                self._fp = fp
+                self.last_errors = [err]
+                return ReloadResult(False, f"intents not reloaded: keeping the last good set\n{err}", [err])
+            self._fp = fp
             self._state = (intent_set, classifier)
             self.last_errors = []
             n_ex = sum(len(d.examples) for d in intent_set.defs.values())
@@ -85,6 +85,6 @@ class IntentRegistry:
             return ReloadResult(True, msg, [])
 
     def reload_if_changed(self) -> ReloadResult | None:
-        if _fingerprint(self.directory, self.intents) == self._fp:
+        if _fingerprint(self.directory) == self._fp:
             return None
         return self.reload()

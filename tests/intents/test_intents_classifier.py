@@ -1,4 +1,6 @@
+import dataclasses
 import time
+from pathlib import Path
 
 import pytest
 
@@ -128,12 +130,32 @@ def test_quoted_thanks_reply_stays_none(classifier):
     assert classifier.classify("「赵：门口垃圾桶满了」\n- - - - - - - - - - - - - - -\n刚看了，已经清走了").intent == "none"
 
 
-@pytest.mark.parametrize(
-    "name", ["messages-dev.jsonl", "challenge.jsonl", "holdout.jsonl", "holdout2.jsonl", "holdout3.jsonl"]
-)
-def test_quality_on_bundled_sets(classifier, name, data_dir):
-    rep = evaluate(classifier, read_samples(data_dir / name))
+HELD_OUT = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+
+
+def test_quality_on_the_held_out_sets(classifier):
+    """The issue's targets on messages the engine never learned from (benchmarks/data, written blind)."""
+    samples = [s for p in sorted(HELD_OUT.glob("blind-*.jsonl")) for s in read_samples(p)]
+    assert len(samples) >= 1000
+    rep = evaluate(classifier, samples)
     assert rep.macro_f1 >= 0.90
-    assert rep.none_ticket_rate <= 0.03
+    assert rep.none_ticket_rate <= 0.03 and rep.none_flag_rate <= 0.03
     assert rep.urgent_recall >= 0.90 and rep.urgent_precision >= 0.80
     assert rep.location_accuracy >= 0.95
+
+
+def test_quality_on_the_bundled_sets_each_left_out_of_training(data_dir):
+    """The bundled sets train the learned models; each left out in turn, the engine still meets the targets
+    on it (urgency pooled over the three: each set has only 9-20 urgent messages)."""
+    full = load_intents()
+    tp = fp = fn = 0
+    for name in ["messages-dev.jsonl", "challenge.jsonl", "holdout.jsonl"]:
+        path = str(data_dir / name)
+        rest = [r for r in full.training if r.file != path]
+        assert len(rest) < len(full.training)
+        rep = evaluate(Classifier(dataclasses.replace(full, training=rest)), read_samples(data_dir / name))
+        assert rep.macro_f1 >= 0.90, name
+        assert rep.none_ticket_rate <= 0.03, name
+        assert rep.location_accuracy >= 0.95, name
+        tp, fp, fn = tp + rep.urgent_tp, fp + rep.urgent_fp, fn + rep.urgent_fn
+    assert tp / (tp + fn) >= 0.90 and tp / (tp + fp) >= 0.80

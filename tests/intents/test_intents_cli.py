@@ -102,6 +102,15 @@ def test_intents_check_warns_of_a_training_message_with_two_labels(intents_copy,
     assert "none.yaml:" in out
 
 
+def test_intents_check_warns_of_two_training_lines_that_disagree(intents_copy, capsys):
+    with open(intents_copy / "data" / "extra.jsonl", "w", encoding="utf-8") as f:
+        f.write('{"text": "楼下的狗一直叫", "intent": "pets"}\n{"text": "楼下的狗一直叫", "intent": "noise"}\n')
+    assert cli.cmd_intents_check(parse(["intents", "check", "--intents", str(intents_copy)])) == 0
+    out = capsys.readouterr().out
+    assert f"{intents_copy / 'data' / 'extra.jsonl'}:2: training message labelled 'noise' is 'pets' at" in out
+    assert "extra.jsonl:1" in out
+
+
 @pytest.mark.parametrize("argv", [["classify"]])
 def test_classify_subprocess_stdin(argv):
     r = linli(*argv, stdin='{"id": "x", "text": "燃气味特别大，快来人"}\nbroken\n')

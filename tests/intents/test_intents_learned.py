@@ -1,4 +1,4 @@
-"""The learned evidence: logistic regression trained at load time on the YAML examples."""
+"""The learned evidence: logistic regressions trained at load time on the YAML examples and training files."""
 
 import dataclasses
 import json
@@ -138,15 +138,15 @@ def test_training_cost_is_modest():
             out.append(time.perf_counter() - t)
         return min(out)
 
-    off = best({"learned_weight": 0.0})
-    on = best({"learned_weight": 4.0})
+    off = best({"learned_weight": 0.0, "urgent_threshold": 1.0})
+    on = best({})
     assert on < 6 * off + 0.05
 
 
 def _urgency_set(tmp_path, *, threshold: float | None = None):
     """A tiny intent set whose only source of urgency is the learned model (no urgent patterns)."""
     (tmp_path / "none.yaml").write_text(
-        "id: none\nname: 非诉求\nexamples: [收到, 谢谢物业]\ntraining: [data/*.jsonl]\n"
+        "id: none\nname: 非诉求\nkeywords:\n  strong: [谢谢]\nexamples: [收到, 谢谢物业]\ntraining: [data/*.jsonl]\n"
         "past: [昨天, 上周]\npresent: [现在, 还在]\nnot_urgent: [演练]\n"
         + (f"settings:\n  urgent_threshold: {threshold}\n" if threshold is not None else ""),
         encoding="utf-8",
@@ -164,7 +164,7 @@ def _urgency_set(tmp_path, *, threshold: float | None = None):
     (tmp_path / "data" / "gas.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
     )
-    return load_intents(tmp_path)
+    return load_intents(tmp_path) if threshold != 0 else None
 
 
 def test_learned_urgency_flags_danger_no_pattern_names(tmp_path):
@@ -190,3 +190,30 @@ def test_learned_urgency_threshold_one_turns_it_off(tmp_path):
     clf = Classifier(_urgency_set(tmp_path, threshold=1))
     assert clf.urgency is None
     assert clf.classify("家里煤气味很浓 头晕").urgent is False
+
+
+def test_learned_urgency_promotes_over_none(tmp_path):
+    """People in danger now are never "not a request": when none wins on the rules (谢谢 here; the learned
+    intent model off) but the learned urgency reaches promote_threshold, the best issue takes the message."""
+    s = _urgency_set(tmp_path)
+    for threshold, expected in ((0.6, ("gas", True)), (1.0, ("none", False))):
+        settings = {**s.settings, "learned_weight": 0, "promote_threshold": threshold}
+        c = Classifier(dataclasses.replace(s, settings=settings)).classify("谢谢 头晕想吐 快来")
+        assert (c.intent, c.urgent) == expected, c.why
+        assert ("promoted over none" in c.why) == (expected[0] == "gas")
+
+
+def test_urgency_needs_both_classes(tmp_path):
+    """Trained on urgent messages only, an urgency model would call everything urgent: it is not built."""
+    s = _urgency_set(tmp_path)
+    only_urgent = [r for r in s.training if r.urgent]
+    clf = Classifier(dataclasses.replace(s, training=only_urgent))
+    assert clf.urgency is None
+    assert clf.classify("燃气费在哪交").urgent is False
+
+
+def test_a_zero_threshold_is_refused(tmp_path):
+    _urgency_set(tmp_path, threshold=0)
+    with pytest.raises(IntentConfigError) as exc:
+        load_intents(tmp_path)
+    assert "urgent_threshold" in str(exc.value) and "above 0" in str(exc.value)

@@ -161,6 +161,7 @@ def test_training_files_are_read_with_their_urgency(tmp_path):
         ('{"text": "灯坏了"}', "needs JSON with text and intent"),
         ('{"text": "灯坏了", "intent": "lighting", "urgent": "yes"}', "urgent must be true or false"),
         ('{"text": "  ", "intent": "lighting"}', "empty text"),
+        ('{"text": "灯坏了", "intent": ["lighting"]}', "intent must be a text"),
     ],
 )
 def test_a_bad_training_line_is_reported_with_file_and_line(tmp_path, line, message):
@@ -189,3 +190,18 @@ def test_training_lines_of_an_undefined_intent_are_skipped_with_a_warning(tmp_pa
     (w,) = [w for w in s.warnings if "undefined intents" in w.message]
     assert w.file.endswith("a.jsonl") and w.line == 2
     assert "'greenery'" in w.message and "'lightning'" in w.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [("/etc/*.jsonl", "inside it"), ("../data/*.jsonl", "inside it"), ("''", "must not be empty")],
+)
+def test_a_training_pattern_outside_the_folder_is_an_error(tmp_path, pattern, message):
+    write(tmp_path, "none.yaml", NONE_YAML + f"training:\n  - {pattern}\n")
+    (err,) = errors_of(tmp_path)
+    assert err.file.endswith("none.yaml") and err.line == 6 and message in err.message
+
+
+def test_a_training_file_with_a_bom_is_read(tmp_path):
+    with_training(tmp_path, '\ufeff{"text": "灯坏了", "intent": "lighting"}\n')
+    assert [r.text for r in load_intents(tmp_path).training] == ["灯坏了"]

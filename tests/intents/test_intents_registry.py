@@ -61,3 +61,42 @@ def test_an_edited_training_file_is_noticed(intents_copy):
     res = reg.reload_if_changed()
     assert res is not None and not res.ok and "extra.jsonl:1:" in res.message
     assert len(reg.intents.training) == n + 1
+
+
+def test_a_deleted_training_file_is_noticed(intents_copy):
+    reg = IntentRegistry(intents_copy)
+    n = len(reg.intents.training)
+    (intents_copy / "data" / "challenge.jsonl").unlink()
+    res = reg.reload_if_changed()
+    assert res is not None and res.ok
+    assert 0 < len(reg.intents.training) < n
+
+
+def test_a_fix_to_a_file_of_a_new_glob_is_noticed(intents_copy):
+    """The new glob is in a broken none.yaml edit's set, not the last good one: its files are watched too."""
+    reg = IntentRegistry(intents_copy)
+    none = intents_copy / "none.yaml"
+    none.write_text(none.read_text(encoding="utf-8").replace("  - data/*.jsonl\n", "  - data/*.jsonl\n  - extra/*.jsonl\n"), encoding="utf-8")
+    (intents_copy / "extra").mkdir()
+    bad = intents_copy / "extra" / "ours.jsonl"
+    bad.write_text('{"text": "电梯又坏了"}\n', encoding="utf-8")
+    res = reg.reload_if_changed()
+    assert res is not None and not res.ok and "ours.jsonl:1:" in res.message
+    bad.write_text('{"text": "电梯又坏了", "intent": "elevator"}\n', encoding="utf-8")
+    res = reg.reload_if_changed()
+    assert res is not None and res.ok
+    assert any(r.file.endswith("ours.jsonl") for r in reg.intents.training)
+
+
+def test_an_unexpected_error_keeps_the_last_good_set(intents_copy, monkeypatch):
+    """Whatever goes wrong while loading, the bot's tick goes on with the last good intents."""
+    reg = IntentRegistry(intents_copy)
+    good = reg.classifier
+
+    def broken(*_a, **_k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("intents.registry.load_intents", broken)
+    res = reg.reload()
+    assert not res.ok and "disk on fire" in res.message
+    assert reg.classifier is good
