@@ -211,34 +211,36 @@ class Classifier:
                 all_df[g] = all_df.get(g, 0) + 1
         n_all = n_ex + len(train_text)
         self._idf = {g: math.log((n_all + 1) / (c + 1)) + 1.0 for g, c in all_df.items()}
+        # every n-gram of the examples and training messages gets an id (its row in the learned models too); a
+        # message's vector is keyed by these ids, so the postings and the learned weights need no second lookup
+        self._gid = {g: j for j, g in enumerate(self._idf)}
+        self._idf_by_id = list(self._idf.values())
         # very common n-grams (了, 的, 楼 ...) are left out of the example index: they add little to
         # a cosine and cost most of the time; the centroids keep a few more of them
         max_df = max(6, int(0.04 * n_ex))
         max_df_centroid = max(12, int(0.10 * n_ex))
-        index: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        centroids: dict[str, dict[str, float]] = {i: defaultdict(float) for i in self._ids}
+        grams_by_id = list(self._idf)
+        index: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        centroids: dict[str, dict[int, float]] = {i: defaultdict(float) for i in self._ids}
         for ei, grams in enumerate(ex_grams):
-            for g, w in self._vector(grams).items():
+            for j, w in self._qvector(grams).items():
+                g = grams_by_id[j]
                 if df[g] <= max_df and len(g) > 1:  # single characters only count via the centroids
-                    index[g].append((ei, w))
+                    index[j].append((ei, w))
                 if df[g] <= max_df_centroid:
-                    centroids[self._ex_intent[ei]][g] += w
+                    centroids[self._ex_intent[ei]][j] += w
         for k, iid in enumerate(self._ids):
             c = centroids[iid]
             norm = math.sqrt(sum(w * w for w in c.values())) or 1.0
-            for g, w in c.items():
-                index[g].append((n_ex + k, w / norm))
-        # n-grams of the examples and training messages get an id (their row in the learned models too); a
-        # message's vector is keyed by these ids, so the postings and the learned weights need no second lookup
-        self._gid = {g: j for j, g in enumerate(self._idf)}
-        self._idf_by_id = list(self._idf.values())
+            for j, w in c.items():
+                index[j].append((n_ex + k, w / norm))
         # postings in compressed form (row j = the slots of n-gram id j): a message's similarities are then a
         # few numpy calls (gather its n-grams' postings, one bincount) rather than a Python loop
         ptr = [0]
         post_slot: list[int] = []
         post_w: list[float] = []
-        for g in self._gid:  # ids in order
-            for slot, w in index.get(g, ()):
+        for j in range(len(grams_by_id)):
+            for slot, w in index.get(j, ()):
                 post_slot.append(slot)
                 post_w.append(w)
             ptr.append(len(post_slot))
@@ -281,16 +283,6 @@ class Classifier:
             if variant in t:
                 t = t.replace(variant, canonical)
         return t
-
-    def _vector(self, grams: list[str]) -> dict[str, float]:
-        idf = self._idf
-        tf: dict[str, float] = {}
-        for g in grams:
-            w = idf.get(g)
-            if w is not None:
-                tf[g] = tf.get(g, 0.0) + w
-        norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
-        return {g: w / norm for g, w in tf.items()}
 
     def _qvector(self, grams: list[str]) -> dict[int, float]:
         """The message's unit-length TF-IDF vector, keyed by n-gram id (n-grams that no example or training
