@@ -253,6 +253,7 @@ class Classifier:
         bounds = [(iid, k) for k, iid in enumerate(self._ex_intent) if k == 0 or self._ex_intent[k - 1] != iid]
         self._ex_groups = [iid for iid, _ in bounds]
         self._ex_starts = np.asarray([k for _, k in bounds], dtype=np.int64)
+        self._ex_ends = np.append(self._ex_starts[1:], n_ex)
         # the learned evidence: logistic regression over the same char n-grams, trained on the examples and
         # the training messages; and the learned urgency, trained on the training messages that say urgent
         self.learned: LearnedModel | None = None
@@ -314,11 +315,6 @@ class Classifier:
         qv = np.fromiter(qvec.values(), dtype=np.float64, count=len(qvec))
         weights = self._post_w[offs] * np.repeat(qv, lens)
         return np.bincount(self._post_slot[offs], weights=weights, minlength=self._n_slots)
-
-    def _group_len(self, g: int) -> int:
-        """Number of examples of the g-th intent that has examples."""
-        nxt = self._ex_starts[g + 1] if g + 1 < len(self._ex_starts) else self._n_ex
-        return int(nxt - self._ex_starts[g])
 
     def describe(self, s: IntentScore) -> list[str]:
         """Human-readable evidence of one intent's score."""
@@ -543,8 +539,7 @@ class Classifier:
         if acc is not None:
             for e in ranked[:3]:  # the nearest example is shown for the top three only
                 if e.group is not None and e.nearest is None:
-                    start = int(self._ex_starts[e.group])
-                    end = start + self._group_len(e.group)
+                    start, end = int(self._ex_starts[e.group]), int(self._ex_ends[e.group])
                     e.nearest = self._ex_text[start + int(np.argmax(acc[start:end]))]
         best = ranked[0]
         mx = best.score
