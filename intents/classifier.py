@@ -20,7 +20,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .extract import extract_location, tense_cues, urgent_match
-from .learned import LearnedModel, ngrams
+from .learned import LearnedModel, ngrams, tfidf_vector
 from .loader import NONE_ID, IntentSet
 from .model import Classification
 from .normalize import normalize, strip_quote
@@ -288,15 +288,7 @@ class Classifier:
     def _qvector(self, grams: list[str]) -> dict[int, float]:
         """The message's unit-length TF-IDF vector, keyed by n-gram id (n-grams that no example or training
         message has are dropped)."""
-        gid = self._gid
-        idf = self._idf_by_id
-        tf: dict[int, float] = {}
-        for g in grams:
-            j = gid.get(g)
-            if j is not None:
-                tf[j] = tf.get(j, 0.0) + idf[j]
-        norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
-        return {j: w / norm for j, w in tf.items()}
+        return tfidf_vector(grams, self._gid, self._idf_by_id)
 
     def _similarities(self, qvec: dict[int, float]) -> np.ndarray | None:
         """Cosine of the message's vector with every example (slots 0..E-1) and intent centroid (E..), or None

@@ -39,6 +39,18 @@ def ngrams(text: str, sizes: tuple[int, ...] = LEARNED_NGRAMS) -> list[str]:
     return grams
 
 
+def tfidf_vector(grams: list[str], vocab: dict[str, int], idf: list[float]) -> dict[int, float]:
+    """The unit-length TF-IDF vector of a list of n-grams, keyed by n-gram id (n-grams not in ``vocab`` are
+    dropped). The classifier's message vector and the model's own are both this one."""
+    tf: dict[int, float] = {}
+    for g in grams:
+        j = vocab.get(g)
+        if j is not None:
+            tf[j] = tf.get(j, 0.0) + idf[j]
+    norm = math.sqrt(sum(w * w for w in tf.values())) or 1.0
+    return {j: w / norm for j, w in tf.items()}
+
+
 class LearnedModel:
     """Multinomial logistic regression over TF-IDF char n-grams.
 
@@ -147,42 +159,20 @@ class LearnedModel:
         total = sum(e)
         return [v / total for v in e]
 
-    def proba_vector(self, vec: dict[str, float]) -> list[float]:
-        """Class probabilities (in ``classes`` order) of a TF-IDF vector keyed by n-gram (unit length)."""
-        vocab = self.vocab
-        idx = []
-        vals = []
-        for g, v in vec.items():
-            j = vocab.get(g)
-            if j is not None:
-                idx.append(j)
-                vals.append(v)
-        z = (self.b + np.dot(vals, self.W.take(idx, axis=0))).tolist() if idx else self.b.tolist()
-        mx = max(z)
-        e = [math.exp(v - mx) for v in z]
-        total = sum(e)
-        return [v / total for v in e]
-
-    def vector(self, grams: list[str]) -> dict[str, float]:
-        """The model's TF-IDF vector of a list of n-grams (unit length; unknown n-grams dropped)."""
-        idf = self.idf
-        vocab = self.vocab
-        tf: dict[str, float] = {}
-        for g in grams:
-            j = vocab.get(g)
-            if j is not None:
-                tf[g] = tf.get(g, 0.0) + idf[j]
-        norm = math.sqrt(sum(v * v for v in tf.values())) or 1.0
-        return {g: v / norm for g, v in tf.items()}
+    def vector(self, grams: list[str]) -> dict[int, float]:
+        """The model's TF-IDF vector of a list of n-grams (unit length, keyed by id; unknown n-grams dropped)."""
+        return tfidf_vector(grams, self.vocab, self.idf)
 
     def proba(self, text: str) -> dict[str, float]:
         """Probability of every class for a (prepared) text."""
-        p = self.proba_vector(self.vector(ngrams(text, self.sizes)))
+        p = self.proba_ids(self.vector(ngrams(text, self.sizes)))
         return dict(zip(self.classes, p, strict=True))
 
     def top_grams(self, text: str, intent: str, k: int = 3) -> list[tuple[str, float]]:
         """The n-grams of ``text`` that push most towards ``intent`` (weight x feature value)."""
         c = self.classes.index(intent)
-        contrib = [(g, float(v * self.W[self.vocab[g], c])) for g, v in self.vector(ngrams(text, self.sizes)).items()]
+        grams = ngrams(text, self.sizes)
+        gram_of = {self.vocab[g]: g for g in grams if g in self.vocab}
+        contrib = [(gram_of[j], float(v * self.W[j, c])) for j, v in self.vector(grams).items()]
         contrib.sort(key=lambda e: -e[1])
         return [e for e in contrib[:k] if e[1] >= 0.005]
