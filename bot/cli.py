@@ -175,27 +175,34 @@ def cmd_review(args: argparse.Namespace) -> int:
         app = _app_for(args)
     except CommunityError as exc:
         return _fail(str(exc))
-    with app.db.session() as s:
-        if args.resolve:
-            item_id, intent = args.resolve
+    if args.resolve:
+        item_id, intent = args.resolve
+        if not item_id.isdigit():
+            return _fail(f"review item ids are numbers, not {item_id!r}")
+        with app.db.session() as s:
             item = s.get(ReviewItem, int(item_id))
             if item is None:
                 return _fail(f"no review item {item_id}")
-            if intent != "none" and app.core.spec_for(intent) is None:
-                return _fail(f"unknown intent {intent!r}")
-            if args.add_example:
-                from intents.edit import add_example
-                from intents.loader import IntentConfigError
+            text = item.text
+        if intent != "none" and app.core.spec_for(intent) is None:
+            return _fail(f"unknown intent {intent!r}")
+        if args.add_example:
+            from intents.edit import add_example
+            from intents.loader import IntentConfigError
 
-                try:
-                    where = add_example(intent, item.text, app.intents.directory)
-                except (KeyError, ValueError, IntentConfigError) as exc:
-                    return _fail(f"not added: {exc}")
-                print(f"added to {where} as an example of {intent}", file=sys.stderr)
-            item.resolved = intent
-            s.add(item)
-            print(json.dumps({"id": item.id, "text": item.text, "intent": intent}, ensure_ascii=False))
-            return 0
+            try:
+                where = add_example(intent, text, app.intents.directory)
+            except (KeyError, ValueError, IntentConfigError) as exc:
+                return _fail(f"not added: {exc}")
+            print(f"added to {where} as an example of {intent}", file=sys.stderr)
+        # the same rule as the admins' /review in chat: the ticket opens as if the message had been classified so
+        error = app.core.resolve_review(int(item_id), intent, "cli")
+        if error:
+            return _fail(error)
+        # the replies and the dispatch wait in the outbox: the running bot delivers them
+        print(json.dumps({"id": int(item_id), "text": text, "intent": intent}, ensure_ascii=False))
+        return 0
+    with app.db.session() as s:
         rows = s.exec(select(ReviewItem).where(ReviewItem.resolved.is_(None)).order_by(ReviewItem.id)).all()
         for item in rows:
             print(json.dumps({"id": item.id, "at": item.at.isoformat(), "person": item.person, "text": item.text,

@@ -32,6 +32,8 @@ class Event:
     text: str | None = None
     chat: str = "group"
     id: str | None = None
+    name: str | None = None  # the sender's display name on the platform
+    reply_to: str | None = None  # the id of the message this one quotes
 
 
 def parse_event(line: str, community: Community) -> Event:
@@ -42,7 +44,7 @@ def parse_event(line: str, community: Community) -> Event:
         raise EventError(f"not JSON: {exc.msg}") from exc
     if not isinstance(data, dict):
         raise EventError("an event is a JSON object")
-    unknown = set(data) - {"at", "from", "text", "chat", "id"}
+    unknown = set(data) - {"at", "from", "text", "chat", "id", "name", "reply_to"}
     if unknown:
         raise EventError(f"unknown field(s): {', '.join(sorted(unknown))}")
     if "at" not in data:
@@ -64,8 +66,15 @@ def parse_event(line: str, community: Community) -> Event:
     msg_id = data.get("id")
     if msg_id is not None and not isinstance(msg_id, str | int):
         raise EventError('"id" must be a string')
+    reply_to = data.get("reply_to")
+    if reply_to is not None and not isinstance(reply_to, str | int):
+        raise EventError('"reply_to" must be the id of an earlier message')
+    name = data.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise EventError('"name" must be a non-empty string')
     return Event(at=at, sender=data.get("from"), text=data.get("text"), chat=chat,
-                 id=str(msg_id) if msg_id is not None else None)
+                 id=str(msg_id) if msg_id is not None else None, name=name,
+                 reply_to=str(reply_to) if reply_to is not None else None)
 
 
 class Simulator:
@@ -108,12 +117,13 @@ class Simulator:
                 continue
             if self.echo is not None:
                 where = "业主群" if event.chat == "group" else "私聊"
-                name = self.community.person_name(event.sender)
+                name = self.community.person_name(event.sender, event.name)
                 self.echo.write(f"{event.at.astimezone(self.community.tz):%m-%d %H:%M}  💬 {name}（{where}）：{event.text}\n")
             await self.app.submit(
                 IncomingMessage(
                     community=self.community.id, chat=event.chat, sender=event.sender, text=event.text, at=event.at,
                     platform_id=event.id, channel="simulated", chat_ref="group" if event.chat == "group" else None,
+                    sender_name=event.name, reply_to=event.reply_to,
                 )
             )
         return 1 if failures else 0
@@ -130,7 +140,8 @@ def write_tickets(app: LinliApp, community: Community, out: Path) -> None:
             row = {
                 "id": t.id, "intent": t.intent, "status": t.status, "building": t.building, "unit": t.unit,
                 "room": t.room, "urgent": t.urgent, "assignee": t.assignee, "reporters": list(reporters),
-                "reopen_count": t.reopen_count, "escalation_level": t.escalation_level,
+                "reopen_count": t.reopen_count, "escalation_level": t.escalation_level, "area": t.area,
+                "nudges": t.nudges,
                 "opened_at": utc(t.opened_at).astimezone(tz).isoformat(),
                 "closed_at": utc(t.closed_at).astimezone(tz).isoformat() if t.closed_at else None,
             }

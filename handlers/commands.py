@@ -29,6 +29,11 @@ from storage.models import Resident, Ticket, TicketReporter
 
 _COMMAND = re.compile(r"^\s*/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)
 _BIND = re.compile(r"^\s*(绑定|登记)\s*(.+)$", re.S)
+# people's words for the commands: 接单 3, 完成 3 换了灯泡, 转派 3 李斌, 退回 3 不归我管, 进度 3, 关闭 3 重复
+_WORDS = {"接单": "accept", "完成": "done", "办结": "done", "转派": "transfer", "退回": "reject", "进度": "status",
+          "关闭": "close", "重开": "reopen", "审核": "review"}
+_WORD_COMMAND = re.compile(r"^\s*(" + "|".join(_WORDS) + r")\s*#?(\d+)(?:\s+(.*)|\s*)$", re.S)
+_MINE = re.compile(r"^\s*(我的工单|我的报修|我报的)\s*[?？]?\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,11 @@ def parse(text: str) -> Command | None:
     m = _BIND.match(text)
     if m:
         return Command("bindhome", m.group(2).strip())
+    m = _WORD_COMMAND.match(text)
+    if m:
+        return Command(_WORDS[m.group(1)], f"{m.group(2)} {(m.group(3) or '').strip()}".strip())
+    if _MINE.match(text):
+        return Command("mine", "")
     return None
 
 
@@ -88,10 +98,14 @@ def _guard(ctx: CommandContext, ticket: Ticket, action: str, verb: str, who: str
     verdict = check(ctx.fx, ticket, action, ctx.msg.sender)
     if verdict.ok:
         return True
+    holder = ""
+    if action in ("accept", "done", "transfer", "reject") and ticket.status != "closed":
+        holder = texts.ticket_holder(ticket.id, ctx.fx.community.person_name(ticket.assignee),
+                                     texts.STATUS_NAMES[ticket.status])
     if verdict.reason == "forbidden":
-        ctx.refuse(f"只有{who}可以{verb}工单 #{ticket.id}", ticket.id)
+        ctx.refuse(f"只有{who}可以{verb}工单 #{ticket.id}。{holder}", ticket.id)
     else:
-        ctx.refuse(_state_refusal(ticket, verb), ticket.id)
+        ctx.refuse(f"{_state_refusal(ticket, verb)}。{holder}", ticket.id)
     return False
 
 
@@ -127,6 +141,7 @@ def cmd_accept(ctx: CommandContext, ticket: Ticket, _rest: str) -> None:
     ticket.status, ticket.accepted_at = "accepted", ctx.fx.now
     ctx.fx.log(ticket, ctx.msg.sender, "accepted", before)
     ctx.fx.cancel(ticket.id, ["ack_reminder", "ack_escalate"])
+    ctx.fx.retract(ticket.id, ["dispatched", "reminder", "escalated"])  # a held card for an accepted ticket stays home
     ctx.fx.session.add(ticket)
     ctx.reply(f"已接单 #{ticket.id}。处理完请发送 /done {ticket.id} 说明", ticket.id)
 
@@ -138,21 +153,37 @@ def cmd_done(ctx: CommandContext, ticket: Ticket, note: str) -> None:
     ctx.reply(f"工单 #{ticket.id} 已标记完成，正在请报告人确认。", ticket.id)
 
 
+def staff_by_word(community, word: str) -> str | None:
+    """A staff member named by id (bh3) or by name (李斌, 楼栋长李斌)."""
+    staff = [pid for pid in community.people if community.is_staff(pid)]
+    if word in staff:
+        return word
+    named = [pid for pid in staff if word and (community.person_name(pid) == word or community.person_name(pid).endswith(word))]
+    return named[0] if len(named) == 1 else None
+
+
 @ticket_command("/transfer 工单号 人员", "transfer", "转派", "处理人或管理员")
 def cmd_transfer(ctx: CommandContext, ticket: Ticket, target: str) -> None:
-    staff = [pid for pid in ctx.fx.community.people if ctx.fx.community.is_staff(pid)]
-    target = target.split()[0] if target else ""
-    if not target or target not in staff:
-        options = "、".join(f"{pid}（{ctx.fx.community.person_name(pid)}）" for pid in staff)
-        ctx.refuse(f"请写明转派给谁：/transfer {ticket.id} 人员编号。可选：{options}", ticket.id)
+    community = ctx.fx.community
+    staff = [pid for pid in community.people if community.is_staff(pid)]
+    target = staff_by_word(community, target.split()[0]) if target else None
+    if target is None:
+        options = "、".join(community.person_name(pid) for pid in staff)
+        ctx.refuse(f"请写明转派给谁：转派 {ticket.id} 姓名。可选：{options}", ticket.id)
         return
+    previous = ticket.assignee
     before = ticket.status
     ticket.status = "open"
     ticket.accepted_at = None
     ctx.fx.log(ticket, ctx.msg.sender, "transferred", before, f"→ {target}")
     headline = f"{ctx.fx.community.person_name(ctx.msg.sender)}转派给您的工单"
-    dispatch(ctx.fx, ticket, ctx.spec_for(ticket.intent), target, "dispatched", headline)
-    ctx.reply(f"工单 #{ticket.id} 已转派给{ctx.fx.community.person_name(target)}。", ticket.id)
+    spec = ctx.spec_for(ticket.intent)
+    dispatch(ctx.fx, ticket, spec, target, "dispatched", headline)
+    ctx.reply(f"工单 #{ticket.id} 已转派给{community.person_name(target)}。", ticket.id)
+    if previous not in (ctx.msg.sender, target):  # moves are announced to whoever had it
+        ctx.fx.send(previous, texts.transferred_away(ticket.id, spec.name if spec else ticket.intent,
+                                                     community.person_name(ctx.msg.sender), community.person_name(target)),
+                    "reply", ticket.id, deferred=True, urgent=ticket.urgent)
 
 
 @ticket_command("/reject 工单号 原因", "reject", "退回", "处理人")
@@ -187,7 +218,6 @@ def apply_answer(fx: Effects, ticket: Ticket, spec: IntentSpec, person: str, act
         close(fx, ticket, spec, person, "居民确认已解决", by_resident=True)
     else:
         reopen(fx, ticket, spec, person, "居民反馈未解决")
-        fx.send(person, texts.reopened_resident(ticket.id), "reply", ticket.id)
 
 
 @ticket_command("/close 工单号 原因", "close", "关闭", "管理员")
@@ -277,6 +307,35 @@ def cmd_help(ctx: CommandContext, _args: str) -> None:
     ctx.reply(texts.HELP)
 
 
+def cmd_review(ctx: CommandContext, args: str) -> None:
+    """``/review`` lists the messages waiting for a look; ``/review N 类型`` opens the ticket as if
+    classified so (``/review N none``: not a request)."""
+    if not ctx.fx.community.is_admin(ctx.msg.sender):
+        ctx.refuse("只有管理员可以处理待确认消息")
+        return
+    from handlers.intake import pending_reviews, resolve_review
+
+    fx = ctx.fx
+    if not args.strip():
+        items = pending_reviews(fx)
+        if not items:
+            ctx.reply("没有待确认的消息。")
+            return
+        lines = [f"#{i.id} {texts.local(i.at, fx.community.tz)} {fx.community.person_name(i.person)}：{i.text}"
+                 f"（猜测：{(ctx.spec_for(i.guess).name if ctx.spec_for(i.guess) else i.guess)}）" for i in items[:20]]
+        ctx.reply("待确认的消息：\n" + "\n".join(lines) + "\n回复「/review 编号 类型」建单，或「/review 编号 none」忽略。")
+        return
+    parts = args.split()
+    if len(parts) != 2 or not parts[0].lstrip("#").isdigit():
+        ctx.refuse("用法：/review 编号 类型（例如 /review 3 lighting，或 /review 3 none）")
+        return
+    error = resolve_review(fx, int(parts[0].lstrip("#")), parts[1], ctx.spec_for, ctx.locate, ctx.msg.sender)
+    if error:
+        ctx.refuse(error)
+    else:
+        ctx.reply(f"待确认消息 #{parts[0].lstrip('#')} 已处理：{parts[1]}。")
+
+
 COMMANDS: dict[str, Callable[[CommandContext, str], None]] = {
     "accept": cmd_accept,
     "done": cmd_done,
@@ -293,6 +352,7 @@ COMMANDS: dict[str, Callable[[CommandContext, str], None]] = {
     "bindhome": cmd_bindhome,
     "help": cmd_help,
     "start": cmd_help,
+    "review": cmd_review,
 }
 
 

@@ -1,9 +1,14 @@
 """The order of decisions for every incoming message — the one entry point of all channels.
 
 1. a duplicate delivery (platform id seen) → ignore;
-2. a command → run it with its permission check;
+2. a command (``/accept 3`` or people's words: ``接单 3``) → run it with its permission check;
 3. an answer the bot waits for (which building? is it fixed?) → apply it;
-4. else intake: classify → silence for ``none``, review for unsure, or open / merge a ticket.
+4. "怎么报修" in a private chat → the how-to;
+5. a reporter's "not fixed" within 72 h of a close → reopen that ticket;
+6. a reporter's "什么时候修？" → the status, and a nudge to the assignee;
+7. a me-too ("+1", "我们单元也是", a quoted reply to a report) → join that ticket;
+8. a place and nothing else ("8号楼") → silence;
+9. else intake: classify → silence for ``none``, review for unsure, or open / merge a ticket.
 
 Everything one message changes is written in one transaction, outbox rows included.
 """
@@ -18,12 +23,14 @@ from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import commands
-from handlers.answers import read_bare_building, read_resolution
+from handlers import commands, texts
+from handlers.answers import read_bare_building
+from handlers.conversation import answer_status, join_me_too, reopen_after_close
 from handlers.effects import Effects
 from handlers.followups import run_followup
 from handlers.intake import intake, open_clarified, pending_for, to_review
 from handlers.messages import IncomingMessage
+from handlers.phrases import is_help_request, is_only_place
 from handlers.texts import resolution_options
 from intents.model import Classification, IntentSpec
 from storage.community import CommunityRegistry
@@ -40,12 +47,14 @@ class IntentSource(Protocol):
     def classifier(self): ...  # noqa: ANN201
     @property
     def intents(self): ...  # noqa: ANN201
+    @property
+    def answers(self): ...  # noqa: ANN201 - the answer reader (intents.answer_reader.AnswerReader)
     def reload(self): ...  # noqa: ANN201
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of a message (for logs and tests): ``duplicate``, ``command``, ``answer``,
+    """What became of a message (for logs and tests): ``duplicate``, ``command``, ``answer``, ``status``,
     ``silent``, ``review``, ``clarify``, ``ticket`` or ``unknown_community``."""
 
     kind: str
@@ -117,7 +126,27 @@ class Core:
         answered = self._answer_pending(fx, msg)
         if answered is not None:
             return answered
-        return self._intake(fx, msg)
+        if msg.chat == "private" and is_help_request(msg.text):
+            fx.send(msg.sender, texts.HELP, "reply", channel=msg.channel)
+            return Outcome("command")
+        c = self.classify(msg.text)
+
+        def same_topic(intent: str) -> bool:
+            return c.intent in (intent, "none") or c.unsure
+
+        if reopen_after_close(fx, msg, self.spec_for, self.read_answer, same_topic):
+            return Outcome("answer")
+        if answer_status(fx, msg, self.spec_for):
+            return Outcome("status")
+        if join_me_too(fx, msg, self.spec_for, self.locate, same_problem=c.intent != "none" and not c.unsure):
+            return Outcome("ticket")
+        if is_only_place(msg.text):
+            return Outcome("silent")  # "8号楼" answers no question: it is no report
+        return self._intake(fx, msg, c)
+
+    def read_answer(self, text: str, intent: str | None = None) -> str:
+        """fixed / not_fixed / unclear: the one answer reader (``intents/answers/answers.yaml``)."""
+        return self.intents.answers.read(text, intent).answer
 
     def _intake(self, fx: Effects, msg: IncomingMessage, classification: Classification | None = None) -> Outcome:
         c = classification or self.classify(msg.text)
@@ -152,7 +181,7 @@ class Core:
         if ticket is None or ticket.status != "resolved":
             fx.session.delete(pending)
             return None
-        answer = read_resolution(msg.text)
+        answer = self.read_answer(msg.text, ticket.intent)
         if answer != "unclear":
             commands.apply_answer(fx, ticket, self.spec_for(ticket.intent), msg.sender, answer)
             return Outcome("answer", ticket.id)
@@ -162,6 +191,21 @@ class Core:
             fx.send(msg.sender, resolution_options(ticket.id), "reply", ticket.id, channel=msg.channel)
             return Outcome("answer", ticket.id)
         return None
+
+    def resolve_review(self, item_id: int, intent: str, actor: str, now: datetime | None = None) -> str | None:
+        """An admin's choice for a review item (``linli review --resolve``): the same rule as ``/review N 类型``."""
+        from datetime import UTC
+
+        from handlers.intake import resolve_review
+        from storage.models import ReviewItem
+
+        with self.db.session() as session:
+            item = session.get(ReviewItem, item_id)
+            community = self.communities.get(item.community) if item else None
+            if item is None or community is None:
+                return f"找不到待确认消息 #{item_id}"
+            fx = Effects(session, community, now or datetime.now(UTC))
+            return resolve_review(fx, item_id, intent, self.spec_for, self.locate, actor)
 
     # -- follow-ups ----------------------------------------------------------------------------
     def run_followup(self, followup_id: int, now: datetime) -> None:

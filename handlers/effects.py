@@ -82,6 +82,19 @@ class Effects:
             FollowUp(ticket_id=ticket_id, pending_id=pending_id, kind=kind, due_at=due_at.astimezone(UTC))
         )
 
+    def retract(self, ticket_id: int | None, events: Iterable[str] = ("dispatched", "reminder", "escalated", "nudge")) -> None:
+        """Withdraw the ticket's staff messages still held for quiet hours (a card for a ticket accepted,
+        done, closed or given to somebody else meanwhile must not go out in the morning). They stay in the
+        outbox, marked failed with the reason, never sent."""
+        if ticket_id is None:
+            return
+        self.session.execute(
+            update(Outbox)
+            .where(Outbox.ticket_id == ticket_id, Outbox.sent_at.is_(None), Outbox.failed_at.is_(None),
+                   Outbox.not_before > self.now, Outbox.event.in_(list(events)))
+            .values(failed_at=self.now, last_error="withdrawn: the ticket moved on before quiet hours ended")
+        )
+
     def cancel(self, ticket_id: int, kinds: Iterable[str] | None = None) -> None:
         """Retire the ticket's pending follow-ups (all, or only ``kinds``)."""
         stmt = (

@@ -26,6 +26,8 @@ class IncomingMessage:
     know yet, a stable id made by the channel (``"tg:12345"``, ``"wx:oABC..."``).
     ``platform_id`` is the platform's message id: a second delivery of the same id is ignored.
     ``chat_ref`` is the platform's chat id (a Telegram group id), so replies go back there.
+    ``sender_name`` is the display name the platform gives (shown to staff for people not in the
+    community file); ``reply_to`` the quoted message's platform id ("+1" under a report joins it).
     """
 
     community: str
@@ -38,6 +40,8 @@ class IncomingMessage:
     chat_ref: str | None = None
     sender_name: str | None = None
     location_hint: str | None = None
+    #: the platform id of the message this one quotes (a reply in a group), in ``platform_id``'s form
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,60 @@ def local(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%m-%d %H:%M")
 
 
-def ticket_opened(tid: int, intent_name: str, assignee_name: str, urgent: bool) -> str:
-    lead = "⚠️ 紧急情况已同时通知网格员。" if urgent else ""
-    return f"已收到，工单 #{tid}（{intent_name}）已派给{assignee_name}处理。{lead}处理进度会通知您。"
+def clock(at: datetime, tz: ZoneInfo) -> str:
+    """A time of day as people say it: today 07:30, or 03-03 07:30 when it is not today."""
+    return at.astimezone(tz).strftime("%H:%M")
+
+
+def ticket_opened(
+    tid: int, intent_name: str, assignee_name: str, urgent: bool, alerted: bool = False, held_until: str | None = None
+) -> str:
+    """The resident's acknowledgement. It says what really happens: "已派给" only when the card goes now,
+    "将于 07:30 派给" when quiet hours hold it, and "同时通知网格员" only when a second person was told."""
+    sent = f"将于 {held_until} 派给{assignee_name}处理（夜间免打扰）" if held_until else f"已派给{assignee_name}处理"
+    lead = "⚠️ 紧急情况已同时通知网格员。" if urgent and alerted else ("⚠️ 已按紧急情况处理。" if urgent else "")
+    return f"已收到，工单 #{tid}（{intent_name}）{sent}。{lead}处理进度会通知您。"
+
+
+def tickets_opened(parts: list[tuple[int, str, str]]) -> str:
+    """One acknowledgement for a message naming several problems: [(id, intent name, assignee name)]."""
+    listed = "；".join(f"工单 #{tid}（{name}）派给{who}" for tid, name, who in parts)
+    return f"已收到，您说的几个问题分别建了工单：{listed}。处理进度会通知您。"
+
+
+def advice(template: str, numbers: dict[str, str]) -> str:
+    """What to do at once in an urgent case, with the community's emergency numbers filled in."""
+    return "⚠️ 紧急提示：" + template.format_map(numbers)
+
+
+def me_too(tid: int, intent_name: str) -> str:
+    return f"收到，您反映的情况已并入工单 #{tid}（{intent_name}），已把您加为报告人，进度会一并通知您。"
+
+
+def status(tid: int, intent_name: str, state: str, assignee: str, since: str, deadline: str, nudged: bool) -> str:
+    lead = "已替您催办处理人。" if nudged else "刚刚已催办过，请稍候。"
+    return (f"工单 #{tid}（{intent_name}）目前「{state}」，处理人：{assignee}，自 {since} 起；"
+            f"要求 {deadline} 前办结。{lead}")
+
+
+def nudge(tid: int, intent_name: str, where: str, who: str, count: int) -> str:
+    return f"【催办】{who}在问工单 #{tid}（{intent_name}，{where}）什么时候处理（第{count}次催办），请尽快处理并回复进度。"
+
+
+def escalated_away(tid: int, intent_name: str, why: str, to: str) -> str:
+    return f"工单 #{tid}（{intent_name}）因{why}已升级给{to}处理，您无需再处理。"
+
+
+def transferred_away(tid: int, intent_name: str, by: str, to: str) -> str:
+    return f"工单 #{tid}（{intent_name}）已由{by}转派给{to}处理，您无需再处理。"
+
+
+def review_ack() -> str:
+    return "已收到，工作人员确认后处理。"
+
+
+def reopened_other(tid: int, intent_name: str) -> str:
+    return f"您报的工单 #{tid}（{intent_name}）有邻居反馈还没解决，已重新打开并通知处理人。"
 
 
 def duplicate(tid: int, intent_name: str) -> str:
@@ -76,6 +127,10 @@ def resolution_options(tid: int) -> str:
     return f"没看明白您的意思😊 工单 #{tid} 的问题解决了吗？请回复「1」已解决，或「2」还没解决。"
 
 
+def ticket_holder(tid: int, holder: str, state: str) -> str:
+    return f"工单 #{tid} 现由{holder}处理（{state}）。"
+
+
 def closed_by_resident(tid: int) -> str:
     return f"好的，工单 #{tid} 已关闭。感谢您的反馈！"
 
@@ -97,7 +152,9 @@ def refused(reason: str) -> str:
 
 
 HELP = (
-    "可用命令：\n/mine 我的工单\n/status 编号 查看进度\n"
-    "处理人：/accept 编号、/done 编号 说明、/transfer 编号 人员、/reject 编号 原因\n"
-    "管理员：/close 编号 原因、/reopen 编号、/reload、/stats\n登记住址：绑定 3-2-1201"
+    "怎么报修：直接在业主群或这里用一句话说清问题和位置，例如「3号楼2单元楼道灯不亮」，我会建工单派给负责人，"
+    "并告诉您工单号；处理完会请您确认，回复「好了」或「还没好」即可。\n"
+    "其他：我的工单（/mine）、进度 编号（/status 编号）、登记住址：绑定 3-2-1201\n"
+    "处理人：接单 编号、完成 编号 说明、转派 编号 人员、退回 编号 原因\n"
+    "管理员：关闭 编号 原因、/reopen 编号、/review 待确认消息、/reload、/stats"
 )

@@ -40,6 +40,8 @@ class Report:
     channel: str
     chat_ref: str | None
     platform_id: str | None
+    name: str | None = None  # the reporter's display name on the platform
+    area: str | None = None  # a public place of the community file (地下车库), instead of a building
 
 
 def staff_buttons(tid: int) -> tuple[Button, ...]:
@@ -50,9 +52,13 @@ def resident_buttons(tid: int) -> tuple[Button, ...]:
     return (Button("已解决", f"/fixed {tid}"), Button("未解决", f"/notfixed {tid}"))
 
 
-def route(community: Community, spec: IntentSpec, building: str | None) -> str:
-    """The first assignee: the building head when the intent says so and the building has one,
-    else the grid worker of the building's grid (the default grid for unknown buildings)."""
+def route(community: Community, spec: IntentSpec, building: str | None, area: str | None = None) -> str:
+    """The first assignee: for a public area the worker of its grid; else the building head when the intent
+    says so and the building has one, else the grid worker of the building's grid (the default grid for
+    unknown buildings)."""
+    area_grid = community.area_grid(area)
+    if area_grid is not None:
+        return community.grid_worker(area_grid)
     if spec.route == "building_head":
         head = community.building_head(building)
         if head:
@@ -77,16 +83,17 @@ def reply_target(report: Report) -> dict:
     return {"to": report.reporter, "channel": report.channel}
 
 
-def find_mergeable(fx: Effects, intent: str, building: str | None) -> Ticket | None:
-    """An unclosed ticket of the same intent in the same building opened in the last 24 h."""
-    if not building:
+def find_mergeable(fx: Effects, intent: str, building: str | None, area: str | None = None) -> Ticket | None:
+    """An unclosed ticket of the same intent in the same building (or public area) opened in the last 24 h."""
+    if not building and not area:
         return None
+    place = Ticket.building == building if building else Ticket.area == area
     return fx.session.exec(
         select(Ticket)
         .where(
             Ticket.community == fx.community.id,
             Ticket.intent == intent,
-            Ticket.building == building,
+            place,
             Ticket.status != "closed",
             Ticket.opened_at >= fx.now - MERGE_WINDOW,
         )
@@ -103,51 +110,89 @@ def add_reporter(fx: Effects, ticket: Ticket, report: Report) -> None:
         fx.session.add(
             TicketReporter(
                 ticket_id=ticket.id, person=report.reporter, text=report.text, at=fx.now, chat=report.chat,
-                channel=report.channel, chat_ref=report.chat_ref, platform_id=report.platform_id,
+                channel=report.channel, chat_ref=report.chat_ref, platform_id=report.platform_id, name=report.name,
             )
         )
 
 
-def open_or_merge(fx: Effects, report: Report, spec: IntentSpec) -> Ticket:
-    """Join an open ticket of the same problem, or open and dispatch a new one."""
-    existing = find_mergeable(fx, report.intent, report.building)
+def open_or_merge(fx: Effects, report: Report, spec: IntentSpec, *, tell: bool = True) -> Ticket:
+    """Join an open ticket of the same problem, or open and dispatch a new one. ``tell=False`` leaves the
+    resident's acknowledgement to the caller (a message with two problems gets one answer naming both)."""
+    existing = find_mergeable(fx, report.intent, report.building, report.area)
     if existing is not None:
         add_reporter(fx, existing, report)
         fx.log(existing, report.reporter, "reporter_added", existing.status, report.text)
-        fx.send(text=texts.duplicate(existing.id, spec.name), event="duplicate", ticket=existing.id, **reply_target(report))
+        if tell:
+            fx.send(text=texts.duplicate(existing.id, spec.name), event="duplicate", ticket=existing.id, **reply_target(report))
         return existing
-    assignee = route(fx.community, spec, report.building)
+    assignee, immediate = route(fx.community, spec, report.building, report.area), False
+    on_duty = [p for p in fx.community.on_duty if p in fx.community.people]
+    if not report.urgent and spec.night == "on_duty" and on_duty and fx.staff_time(False) > fx.now:
+        assignee, immediate = on_duty[0], True  # 夜间值班 takes it now instead of the morning
     ticket = Ticket(
         community=fx.community.id, intent=report.intent, status="open", building=report.building,
         unit=report.unit, room=report.room, urgent=report.urgent, text=report.text, reporter=report.reporter,
         assignee=assignee, confidence=report.confidence, opened_at=fx.now, dispatched_at=fx.now,
-        channel=report.channel, chat_ref=report.chat_ref,
+        channel=report.channel, chat_ref=report.chat_ref, area=report.area,
     )
     fx.session.add(ticket)
     fx.session.flush()
     add_reporter(fx, ticket, report)
     fx.log(ticket, report.reporter, "opened", None, f"{report.intent} ({report.confidence:.2f})")
-    fx.send(
-        text=texts.ticket_opened(ticket.id, spec.name, fx.community.person_name(assignee), report.urgent),
-        event="ticket_opened", ticket=ticket.id, **reply_target(report),
-    )
-    dispatch(fx, ticket, spec, assignee, "dispatched", "新工单")
-    if report.urgent:
+    alerted = report.urgent and urgent_watcher(fx, ticket) != assignee
+    if tell:
+        held = None if immediate or report.urgent else fx.staff_time(False)
+        fx.send(
+            text=texts.ticket_opened(
+                ticket.id, spec.name, fx.community.person_name(assignee), report.urgent, alerted,
+                texts.clock(held, fx.community.tz) if held is not None and held > fx.now else None,
+            ),
+            event="ticket_opened", ticket=ticket.id, **reply_target(report),
+        )
+    dispatch(fx, ticket, spec, assignee, "dispatched", "新工单", immediate=immediate)
+    if alerted:
         alert_grid_worker(fx, ticket, spec)
+    if report.urgent and spec.advice:
+        fx.send(text=texts.advice(spec.advice, fx.community.emergency_numbers()), event="advice", ticket=ticket.id,
+                **reply_target(report))
     return ticket
 
 
-def alert_grid_worker(fx: Effects, ticket: Ticket, spec: IntentSpec) -> None:
-    worker = fx.community.grid_worker(fx.community.grid_of(ticket.building))
-    if worker != ticket.assignee:
-        fx.send(
-            worker,
-            texts.urgent_alert(
-                ticket.id, spec.name, texts.place(ticket.building, ticket.unit, ticket.room),
-                fx.community.person_name(ticket.assignee), ticket.text,
-            ),
-            "dispatched", ticket.id, deferred=True, urgent=True,
-        )
+def urgent_watcher(fx: Effects, ticket: Ticket) -> str:
+    """Who is told of an urgent ticket besides its assignee: the grid worker of its place."""
+    return fx.community.grid_worker(fx.community.area_grid(ticket.area) or fx.community.grid_of(ticket.building))
+
+
+def alert_grid_worker(fx: Effects, ticket: Ticket, spec: IntentSpec) -> bool:
+    """Tell the grid worker of an urgent ticket at once; False when the worker is the assignee (nobody else told)."""
+    worker = urgent_watcher(fx, ticket)
+    if worker == ticket.assignee:
+        return False
+    fx.send(
+        worker,
+        texts.urgent_alert(
+            ticket.id, spec.name, where(ticket), fx.community.person_name(ticket.assignee), ticket.text,
+        ),
+        "dispatched", ticket.id, deferred=True, urgent=True,
+    )
+    return True
+
+
+def where(ticket: Ticket) -> str:
+    """The ticket's place as people say it: 3号楼2单元1201, or the public area."""
+    if ticket.area and not ticket.building:
+        return ticket.area
+    return texts.place(ticket.building, ticket.unit, ticket.room)
+
+
+def reporter_name(fx: Effects, ticket_id: int | None, person: str) -> str:
+    """A reporter's name: the community file's, else the platform display name they reported with, else 居民."""
+    if person in fx.community.people or ticket_id is None:
+        return fx.community.person_name(person)
+    row = fx.session.exec(
+        select(TicketReporter.name).where(TicketReporter.ticket_id == ticket_id, TicketReporter.person == person)
+    ).first()
+    return fx.community.person_name(person, row)
 
 
 def recipients_of(community: Community, assignee: str) -> list[str]:
@@ -155,11 +200,15 @@ def recipients_of(community: Community, assignee: str) -> list[str]:
     return list(community.admins) if community.is_admin(assignee) else [assignee]
 
 
-def dispatch(fx: Effects, ticket: Ticket, spec: IntentSpec, assignee: str, event: str, headline: str) -> None:
+def dispatch(
+    fx: Effects, ticket: Ticket, spec: IntentSpec, assignee: str, event: str, headline: str, *, immediate: bool = False
+) -> None:
     """Give the ticket to ``assignee``: message them and restart the deadlines from now (or from the
-    end of quiet hours for a non-urgent ticket)."""
+    end of quiet hours for a non-urgent ticket, unless ``immediate``: the night duty). A card still waiting
+    for quiet hours to end for somebody else is withdrawn."""
     ticket.assignee = assignee
-    at = fx.staff_time(ticket.urgent)
+    at = fx.now if immediate else fx.staff_time(ticket.urgent)
+    fx.retract(ticket.id)
     ticket.dispatched_at = at
     fx.cancel(ticket.id)
     assert spec.ack is not None and spec.resolve is not None
@@ -169,13 +218,14 @@ def dispatch(fx: Effects, ticket: Ticket, spec: IntentSpec, assignee: str, event
             continue
         fx.schedule(step.kind, step.due_at, ticket_id=ticket.id)
     _, resolve = deadlines(spec.ack, spec.resolve, ticket.urgent)
-    reporter = fx.community.person_name(ticket.reporter)
+    reporter = reporter_name(fx, ticket.id, ticket.reporter)
     card = texts.staff_card(
-        ticket.id, spec.name, texts.place(ticket.building, ticket.unit, ticket.room), reporter, ticket.text,
+        ticket.id, spec.name, where(ticket), reporter, ticket.text,
         texts.local(at + resolve, fx.community.tz), ticket.urgent, headline,
     )
     for person in recipients_of(fx.community, assignee):
-        fx.send(person, card, event, ticket.id, deferred=True, urgent=ticket.urgent, buttons=staff_buttons(ticket.id))
+        fx.send(person, card, event, ticket.id, deferred=not immediate, urgent=ticket.urgent,
+                buttons=staff_buttons(ticket.id))
     fx.session.add(ticket)
 
 
@@ -184,9 +234,14 @@ def escalate(fx: Effects, ticket: Ticket, spec: IntentSpec, why: str) -> bool:
     target = next_level(fx.community, ticket)
     if target is None:
         return False
+    previous = ticket.assignee
     ticket.escalation_level += 1
     fx.log(ticket, "system", "escalated", ticket.status, f"{why} → {target}")
     dispatch(fx, ticket, spec, target, "escalated", f"【升级】{why}，现由您处理")
+    for person in recipients_of(fx.community, previous):
+        if person not in recipients_of(fx.community, target):
+            fx.send(person, texts.escalated_away(ticket.id, spec.name, why, fx.community.person_name(target)),
+                    "escalated", ticket.id, deferred=True, urgent=ticket.urgent)
     return True
 
 
@@ -220,6 +275,7 @@ def mark_done(fx: Effects, ticket: Ticket, spec: IntentSpec, actor: str, note: s
     ticket.status, ticket.resolved_at = "resolved", fx.now
     fx.log(ticket, actor, "done", before, note)
     fx.cancel(ticket.id)
+    fx.retract(ticket.id)
     ask_reporters(fx, ticket, spec, note, again=False)
     for step in resolution_plan(fx.now, lambda t: fx.staff_time(ticket.urgent, t)):
         fx.schedule(step.kind, step.due_at, ticket_id=ticket.id)
@@ -243,16 +299,16 @@ def close(fx: Effects, ticket: Ticket, spec: IntentSpec, actor: str, why: str, b
     ticket.status, ticket.closed_at = "closed", fx.now
     fx.log(ticket, actor, "confirmed_fixed" if by_resident else "closed", before, why)
     fx.cancel(ticket.id)
+    fx.retract(ticket.id)
     clear_questions(fx, ticket)
     notice = texts.closed_notice(ticket.id, spec.name, why)
-    if by_resident:
-        fx.send(actor, texts.closed_by_resident(ticket.id), "closed", ticket.id)
-        fx.send(ticket.assignee, notice, "closed", ticket.id, deferred=True, urgent=ticket.urgent)
-    else:
-        for rep in reporters_of(fx, ticket):
+    for rep in reporters_of(fx, ticket):  # every reporter hears the outcome
+        if rep.person == actor:
+            fx.send(actor, texts.closed_by_resident(ticket.id), "closed", ticket.id, channel=rep.channel)
+        else:
             fx.send(rep.person, notice, "closed", ticket.id, deferred=True, channel=rep.channel)
-        if ticket.assignee != actor:
-            fx.send(ticket.assignee, notice, "closed", ticket.id, deferred=True)
+    if ticket.assignee != actor:
+        fx.send(ticket.assignee, notice, "closed", ticket.id, deferred=True, urgent=ticket.urgent)
     fx.session.add(ticket)
 
 
@@ -263,8 +319,11 @@ def reopen(fx: Effects, ticket: Ticket, spec: IntentSpec, actor: str, why: str) 
     ticket.resolved_at = ticket.closed_at = ticket.accepted_at = None
     fx.log(ticket, actor, "reopened", before, why)
     clear_questions(fx, ticket)
-    headline = texts.reopened_headline(fx.community.person_name(actor), ticket.reopen_count)
+    headline = texts.reopened_headline(reporter_name(fx, ticket.id, actor), ticket.reopen_count)
     dispatch(fx, ticket, spec, ticket.assignee, "reopened", headline)
+    for rep in reporters_of(fx, ticket):  # the reporters are told, the one who said it at once
+        text = texts.reopened_resident(ticket.id) if rep.person == actor else texts.reopened_other(ticket.id, spec.name)
+        fx.send(rep.person, text, "reopened", ticket.id, deferred=rep.person != actor, channel=rep.channel)
 
 
 def opened_at_local(ticket: Ticket, community: Community) -> str:

@@ -40,6 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_intents_arg(p)
     p.set_defaults(func=cmd_explain)
 
+    p = subparsers.add_parser(
+        "answers", help='read answers to "问题解决了吗？" from JSON lines {id, text, intent?}: fixed / not_fixed / unclear'
+    )
+    p.add_argument("file", nargs="?", type=Path, help="JSON lines file (default: stdin)")
+    p.add_argument("--report", action="store_true",
+                   help="lines carry a label 'answer': print accuracy, false closes and the confusion matrix to stderr")
+    _add_intents_arg(p)
+    p.set_defaults(func=cmd_answers)
+
     p = subparsers.add_parser("intents", help="intent YAML tools")
     isub = p.add_subparsers(dest="intents_command", metavar="{check}")
     pc = isub.add_parser("check", help="validate the intent YAML (errors with file:line, examples misclassified)")
@@ -110,6 +119,74 @@ def cmd_classify(args: argparse.Namespace) -> int:
             print(f"linli classify: {exc}", file=sys.stderr)
             return 2
     return run_classify(classifier, sys.stdin, sys.stdout)
+
+
+def _load_answer_reader(directory: Path | None, err: TextIO):
+    from .answer_reader import load_answer_reader
+    from .classifier import Classifier
+
+    try:
+        intent_set = load_intents(directory)
+        return load_answer_reader(directory, Classifier(intent_set).prep)
+    except IntentConfigError as exc:
+        for e in exc.errors:
+            print(str(e), file=err)
+        return None
+
+
+def run_answers(reader, lines, out: TextIO, report=None) -> int:
+    """Read answers from JSON lines; a malformed line gets {"line": N, "error": ...}. Returns the exit code."""
+    from .answer_reader import ANSWERS
+
+    code = 0
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+            if "id" not in obj:
+                raise ValueError("missing 'id'")
+            text, intent = obj.get("text"), obj.get("intent")
+            if not isinstance(text, str):
+                raise ValueError("missing or non-text 'text'")
+            if intent is not None and not isinstance(intent, str):
+                raise ValueError("'intent' must be a text or null")
+            label = obj.get("answer")
+            if report is not None and label not in ANSWERS:
+                raise ValueError(f"'answer' must be one of {', '.join(ANSWERS)} for --report")
+        except ValueError as exc:
+            code = 1
+            out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
+            continue
+        r = reader.read(text, intent)
+        out.write(json.dumps({"id": obj["id"], "answer": r.answer, "why": r.why}, ensure_ascii=False) + "\n")
+        if report is not None:
+            report.add(str(obj["id"]), text, label, r.answer)
+    out.flush()
+    return code
+
+
+def cmd_answers(args: argparse.Namespace) -> int:
+    from .answer_eval import AnswerReport, format_report
+
+    reader = _load_answer_reader(args.intents, sys.stderr)
+    if reader is None:
+        return 2
+    report = AnswerReport() if args.report else None
+    try:
+        if args.file is not None:
+            with open(args.file, encoding="utf-8") as f:
+                code = run_answers(reader, f, sys.stdout, report)
+        else:
+            code = run_answers(reader, sys.stdin, sys.stdout, report)
+    except OSError as exc:
+        print(f"linli answers: {exc}", file=sys.stderr)
+        return 2
+    if report is not None:
+        print(format_report(report), file=sys.stderr)
+    return code
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

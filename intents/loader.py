@@ -30,8 +30,12 @@ ROUTES = ("building_head", "grid_worker")
 
 ISSUE_KEYS = {
     "id", "name", "route", "ack", "resolve", "description", "keywords", "synonyms", "regex",
-    "negative", "urgent", "examples",
+    "negative", "urgent", "examples", "advice", "night",
 }  # fmt: skip
+NIGHT_MODES = ("on_duty", "wait")
+#: intents whose reports go to the night duty during quiet hours unless their YAML says ``night: wait``
+NIGHT_ON_DUTY_DEFAULT = frozenset({"noise", "parking"})
+ADVICE_FIELDS = ("fire", "medical", "police", "gas")
 NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "past", "present", "settings", "training"}
 KEYWORD_KEYS = {"strong", "weak"}
 DEFAULT_SETTINGS: dict[str, float] = {
@@ -325,8 +329,31 @@ def _parse_intent(ctx: _Ctx, node: Node, settings: dict[str, float]) -> IntentDe
             else:
                 resolve = td
 
+    advice = night = None
+    if not is_none:
+        if "advice" in items:
+            advice = ctx.string(items["advice"][1], "advice")
+            if advice is not None:
+                try:
+                    advice.format(**{k: "" for k in ADVICE_FIELDS})
+                except (KeyError, IndexError, ValueError) as exc:
+                    ctx.err(items["advice"][1], f"advice may name only {{fire}}, {{medical}}, {{police}}, {{gas}}: {exc}")
+                    advice = None
+        night = "on_duty" if intent_id in NIGHT_ON_DUTY_DEFAULT else None
+        if "night" in items:
+            n = ctx.string(items["night"][1], "night")
+            if n is not None and n not in NIGHT_MODES:
+                ctx.err(items["night"][1], f"night {n!r} is not one of: {', '.join(NIGHT_MODES)}")
+            elif n is not None:
+                night = None if n == "wait" else n
+    else:
+        for key in ("advice", "night"):
+            if key in items:
+                ctx.err(items[key][1], f"'none' opens no ticket: remove {key!r}")
+
     d = IntentDef(
-        spec=IntentSpec(id=intent_id, name=name or intent_id, route=route, ack=ack, resolve=resolve),  # type: ignore[arg-type]
+        spec=IntentSpec(id=intent_id, name=name or intent_id, route=route, ack=ack, resolve=resolve,  # type: ignore[arg-type]
+                        advice=advice, night=night),
         file=ctx.file,
         line=node.start_mark.line + 1,
     )

@@ -28,6 +28,10 @@ class IntentSpec:
     route: Route | None  # None only for "none"
     ack: timedelta | None  # None only for "none"
     resolve: timedelta | None  # None only for "none"
+    #: what to do at once when the report is urgent ({fire}, {medical}, {police}, {gas}: the community's numbers)
+    advice: str | None = None
+    #: "on_duty": during quiet hours the report goes at once to the community's on_duty people
+    night: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,16 @@ class Building(_Strict):
     head: str | None = None
 
 
+class Area(_Strict):
+    """A public place (西门, 地下车库): reports naming it go to its grid's worker."""
+
+    grid: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+DEFAULT_EMERGENCY = {"fire": "119", "medical": "120", "police": "110", "gas": "119"}
+
+
 class QuietHours(_Strict):
     start: time = time(22, 0)
     end: time = time(7, 30)
@@ -101,9 +111,19 @@ class Community(_Strict):
     buildings: dict[str, Building] = Field(default_factory=dict)
     people: dict[str, Person] = Field(default_factory=dict)
     quiet_hours: QuietHours = QuietHours()
+    areas: dict[str, Area] = Field(default_factory=dict)
+    #: 夜间值班: who takes ``night: on_duty`` reports during quiet hours
+    on_duty: list[str] = Field(default_factory=list)
+    #: numbers quoted in urgent advice ({fire}, {medical}, {police}, {gas}); defaults 119 / 120 / 110
+    emergency: dict[str, str] = Field(default_factory=dict)
     telegram: TelegramConfig | None = None
     wechat: WeChatConfig | None = None
     wecom: WeComConfig | None = None
+
+    @field_validator("emergency", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("buildings", "people", mode="before")
     @classmethod
@@ -114,9 +134,20 @@ class Community(_Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def person_name(self, person_id: str) -> str:
+    def person_name(self, person_id: str, fallback: str | None = None) -> str:
+        """A person's name from the community file, else ``fallback`` (the platform's display name), else
+        "居民": people read names, never ids like ``tg:123``."""
         person = self.people.get(person_id)
-        return person.name if person else person_id
+        if person:
+            return person.name
+        return fallback or "居民"
+
+    def emergency_numbers(self) -> dict[str, str]:
+        return {**DEFAULT_EMERGENCY, **self.emergency}
+
+    def area_grid(self, area: str | None) -> str | None:
+        found = self.areas.get(area) if area else None
+        return found.grid if found else None
 
     def grid_of(self, building: str | None) -> str:
         """The grid a building belongs to; unknown buildings belong to the default grid."""
@@ -137,6 +168,7 @@ class Community(_Strict):
         """Admins, grid workers and building heads."""
         return (
             person_id in self.admins
+            or person_id in self.on_duty
             or any(person_id in g.workers for g in self.grids.values())
             or any(b.head == person_id for b in self.buildings.values())
         )
@@ -184,6 +216,12 @@ def _cross_check(c: Community) -> list[tuple[tuple[Any, ...], str]]:
             problems.append((("buildings", bid, "grid"), f"building {bid}: grid '{building.grid}' is not one of grids: {sorted(c.grids)}"))
         if building.head is not None and building.head not in c.people:
             problems.append((("buildings", bid, "head"), f"building {bid}: head '{building.head}' is not in people"))
+    for name, area in c.areas.items():
+        if area.grid not in c.grids:
+            problems.append((("areas", name, "grid"), f"area {name}: grid '{area.grid}' is not one of grids: {sorted(c.grids)}"))
+    for i, person in enumerate(c.on_duty):
+        if person not in c.people:
+            problems.append((("on_duty", i), f"on_duty '{person}' is not in people"))
     for i, admin in enumerate(c.admins):
         if admin not in c.people:
             problems.append((("admins", i), f"admin '{admin}' is not in people"))

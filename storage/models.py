@@ -40,6 +40,9 @@ class Ticket(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_ts())
     channel: str = "simulated"
     chat_ref: str | None = None
+    area: str | None = None  # a public place (地下车库) instead of a building
+    nudges: int = 0  # 催办: how often a reporter asked "什么时候修？" and the assignee was nudged
+    related: str | None = None  # other tickets opened from the same message ("#3,#4")
 
     __table_args__ = (Index("ix_ticket_merge", "community", "intent", "building", "status"),)
 
@@ -56,6 +59,7 @@ class TicketReporter(SQLModel, table=True):
     channel: str = "simulated"
     chat_ref: str | None = None
     platform_id: str | None = None
+    name: str | None = None  # the reporter's display name on the platform (for people not in the community file)
 
     __table_args__ = (UniqueConstraint("ticket_id", "person"),)
 
@@ -196,5 +200,6 @@ class ReviewItem(SQLModel, table=True):
     confidence: float
     at: datetime = Field(sa_column=_ts(nullable=False))
     resolved: str | None = None  # the intent an admin chose, or "none"
+    message: str = ""  # the message as JSON, so that resolving the item opens the ticket as if classified so
 
 import storage.wechat_state  # noqa: E402, F401  (the WeChat adapters' tables)

@@ -390,6 +390,7 @@ class TelegramChannel(Channel):
                 platform_id=f"{chat_ref}:{message.message_id}",
                 channel=PLATFORM,
                 chat_ref=chat_ref,
+                reply_to=(f"{chat_ref}:{message.reply_to_message.message_id}" if message.reply_to_message else None),
                 sender_name=user.full_name,
             )
         )

@@ -92,7 +92,10 @@ def test_unsure_messages_go_to_review_not_to_a_ticket(core, monkeypatch):
     with core.db.session() as s:
         items = s.exec(select(ReviewItem)).all()
     assert [(i.guess, i.person) for i in items] == [("leak", "r_sun")]
-    assert count(core, Ticket) == 0 and count(core, Outbox) == 0
+    assert count(core, Ticket) == 0
+    # nobody is left in silence: the resident hears it was received, and nothing else is sent
+    with core.db.session() as s:
+        assert [(o.recipient, o.event) for o in s.exec(select(Outbox)).all()] == [("group", "review")]
 
 
 def test_a_location_hint_gives_the_building_when_the_text_has_none(core):

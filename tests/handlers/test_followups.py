@@ -10,8 +10,12 @@ REPORT = msg("03-02 09:00", "r_zhao", "3号楼2单元楼道灯不亮")  # lighti
 def test_unaccepted_ticket_is_reminded_then_escalated_to_grid_worker_then_admins(tmp_path):
     r = simulate(tmp_path, [REPORT, tick("03-03 09:00")])
     assert [m["at"][11:16] for m in r.to("bh3", "reminder")] == ["13:00"]
-    up = r.to("gw1", "escalated")
+    up = [m for m in r.to("gw1", "escalated") if "现由您处理" in m["text"]]
     assert len(up) == 1 and up[0]["at"] == "2026-03-02T17:00:00+08:00"
+    # each move is announced to whoever had the ticket
+    assert [m["text"][:8] for m in r.to("bh3", "escalated")] == ["工单 #1（照明"]
+    moved_on = [m for m in r.to("gw1", "escalated") if "无需再处理" in m["text"]]
+    assert len(moved_on) == 1 and "周主任" in moved_on[0]["text"]
     assert [m["at"][11:16] for m in r.to("gw1", "reminder")] == ["21:00"]
     # The next escalation falls due at 01:00, in quiet hours: it waits until 07:30, to both admins.
     assert [m["at"] for m in r.events("escalated") if m["to"] in ("admin1", "admin2")] == [

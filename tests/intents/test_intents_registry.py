@@ -27,7 +27,7 @@ def test_reload_with_bad_yaml_keeps_last_good(intents_copy):
     # an admin fixes it and adds a new phrasing
     path.write_text(good.replace("examples:\n", "examples:\n  - 升降梯又趴窝了\n"), encoding="utf-8")
     res = reg.reload()
-    assert res.ok and "reloaded" in res.message
+    assert res.ok and "已重新加载" in res.message
     assert reg.intents.defs["elevator"].examples[0][0] == "升降梯又趴窝了"
 
 
@@ -52,7 +52,7 @@ def test_an_edited_training_file_is_noticed(intents_copy):
     with open(intents_copy / "data" / "messages-dev.jsonl", "a", encoding="utf-8") as f:
         f.write('{"text": "升降梯又趴窝了", "intent": "elevator"}\n')
     res = reg.reload_if_changed()
-    assert res is not None and res.ok and f"{n + 1} training messages" in res.message
+    assert res is not None and res.ok and f"{n + 1} 条训练消息" in res.message
     assert len(reg.intents.training) == n + 1
     assert reg.reload_if_changed() is None
 
