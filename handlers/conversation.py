@@ -6,6 +6,7 @@ look at it. They write through :class:`handlers.effects.Effects` like every hand
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -66,14 +67,20 @@ def recent_group_ticket(fx: Effects, msg: IncomingMessage) -> Ticket | None:
     ).first()
 
 
-def join_me_too(fx: Effects, msg: IncomingMessage, spec_for: SpecFor, locate: Locate, same_problem: bool) -> bool:
-    """"+1" / "同上" / "我们单元也是" (or a quoted reply to a report that says the same problem): the sender
-    joins the ticket as a reporter; naming another building opens a ticket of the same type there."""
+_ALSO_RE = re.compile(r"也|同样|一样|同上|\+1")
+
+
+def join_me_too(
+    fx: Effects, msg: IncomingMessage, spec_for: SpecFor, locate: Locate, same_problem: Callable[[str], bool]
+) -> bool:
+    """"+1" / "同上" / "我们单元也是" (or a quoted reply to a report that says the same: "也", or a message about
+    the same kind of problem — the quote supplies the topic): the sender joins the ticket as a reporter; naming
+    another building opens a ticket of the same type there."""
     if msg.chat != "group" or fx.community.is_staff(msg.sender):
         return False
     me_too, _rest = me_too_place(msg.text)
     quoted = quoted_ticket(fx, msg)
-    if quoted is not None and (me_too or same_problem):
+    if quoted is not None and (me_too or _ALSO_RE.search(msg.text) or same_problem(quoted.intent)):
         ticket = quoted
     elif me_too:
         ticket = recent_group_ticket(fx, msg)

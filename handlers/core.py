@@ -138,7 +138,7 @@ class Core:
             return Outcome("answer")
         if answer_status(fx, msg, self.spec_for):
             return Outcome("status")
-        if join_me_too(fx, msg, self.spec_for, self.locate, same_problem=c.intent != "none" and not c.unsure):
+        if join_me_too(fx, msg, self.spec_for, self.locate, same_problem=lambda intent: c.intent == intent):
             return Outcome("ticket")
         if is_only_place(msg.text):
             return Outcome("silent")  # "8号楼" answers no question: it is no report

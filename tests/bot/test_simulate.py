@@ -56,7 +56,7 @@ def test_restart_with_db_loses_nothing_and_sends_nothing_twice(tmp_path):
 
 
 def test_deferred_messages_wait_in_the_db_for_the_next_run(tmp_path):
-    first = simulate(tmp_path, [msg("03-02 23:00", "r_wu", "11号楼楼上半夜装修砸墙，吵死了")], db="q.db")
+    first = simulate(tmp_path, [msg("03-02 23:00", "r_wu", "11号楼2单元楼道灯坏了，黑漆漆的")], db="q.db")
     assert [m["event"] for m in first.sent] == ["ticket_opened"]
     second = simulate(tmp_path, [tick("03-03 08:00")], db="q.db")
     assert [(m["to"], m["event"], m["at"]) for m in second.sent] == [("bh11", "dispatched", "2026-03-03T07:30:00+08:00")]

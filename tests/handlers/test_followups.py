@@ -100,7 +100,8 @@ def test_no_answer_asks_again_after_24_and_72_hours_then_stays_resolved(tmp_path
 
 
 def test_quiet_hours_hold_staff_messages_but_not_the_reply_to_the_resident(tmp_path):
-    r = simulate(tmp_path, [msg("03-02 23:15", "r_wu", "11号楼楼上半夜装修砸墙，吵死了"), tick("03-03 08:00")])
+    # (noise would go to the night duty at once: see test_conversation; a lighting report waits for bh11)
+    r = simulate(tmp_path, [msg("03-02 23:15", "r_wu", "11号楼2单元楼道灯坏了，黑漆漆的"), tick("03-03 08:00")])
     assert r.to("group", "ticket_opened")[0]["at"] == "2026-03-02T23:15:00+08:00"
     assert r.to("bh11", "dispatched")[0]["at"] == "2026-03-03T07:30:00+08:00"
     # and nothing else was sent during the night
