@@ -58,15 +58,27 @@ ANSWER_KEYS = {"phrases", "patterns", "examples"}
 _EMOJI_ANSWERS = {"✅": " 好了 ", "✔": " 好了 ", "☑": " 好了 ", "❌": " 没好 ", "✖": " 没好 ", "❎": " 没好 "}
 _EMOJI_ANSWER_RE = re.compile("|".join(map(re.escape, _EMOJI_ANSWERS)))
 # punctuation that ends a clause (a question mark is kept on its clause: a question back is not a verdict)
-_CLAUSE_RE = re.compile(r"[^,，.。!！;；:：~～、…\n]+[?？]*")
+_CLAUSE_RE = re.compile(r"[^,，.。!！;；:：~～、…\n?？]+[?？]*")
 # a word of two to four characters said twice or more in a row: "亮了亮了" → "亮了"
 _REPEAT_RE = re.compile(r"(\S{2,4}?)\1+")
 _SPACE_RE = re.compile(r"\s+")
 # a question about the fix ("修好了吗？") confirms nothing; nor does a condition ("好了的话")
 _QUESTION_RE = re.compile(r"[?？]\s*$|(吗|么|嘛)\s*$")
+_ECHO_RE = re.compile(r"(完成|修好|好了|解决|处理好|搞定|处理完|弄好|办结)")
+# a fix someone only claims ("说是修好了", "号称通了") is no evidence that it is fixed
+_CLAIM_RE = re.compile(r"(说是|号称|所谓|据说|说什么|说已经|标记)[\u4e00-\u9fff]{0,2}$")
+_WH_RE = re.compile(r"哪|谁|什么|啥|几|多少|怎么|为什么|\b(who|which|what|when|where|how)\b")
+# a yes/no question ending "…不？", "…没有？" decides nothing either way ("明天还停水不？")
+_YES_NO_RE = re.compile(r"(不|没|没有|否)\s*[?？]*\s*$")
+# "修好是修好了" concedes and a "but" follows: the concession is no verdict
+_CONCESSION_RE = re.compile(r"([\u4e00-\u9fff]{1,2})是\1了")
+# spaces cut units, except between two latin words ("not fixed" is one unit)
+_UNIT_SPACE_RE = re.compile(r"(?<![a-z'])\s+|\s+(?![a-z])")
+# a unit of one repeated digit ("22222", "1 1 1") says that digit
+_DIGIT_RUN_RE = re.compile(r"^([12])(\s*\1)*$")
 _CONDITION_RE = re.compile(r"的话|如果|要是|假如|万一")
 # "A 不 A" asks: 亮没亮, 好没好, 在不在, 漏不漏
-_A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff])(不|没)\1")
+_A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff])(不|没)\1|[\u4e00-\u9fff]了没有?(?![\u4e00-\u9fff])")
 
 
 def collapse_repeats(text: str) -> str:
@@ -360,13 +372,17 @@ class AnswerReader:
         words = self.rules.by_intent.get(intent or "", {})
         for m in _CLAUSE_RE.finditer(prepared):
             chunk, offset = m.group(0), m.start()
-            hypothetical = bool(_QUESTION_RE.search(chunk) or _CONDITION_RE.search(chunk))
+            question = bool(_QUESTION_RE.search(chunk))
+            condition = bool(_CONDITION_RE.search(chunk))
+            hypothetical = question or condition
             here: list[Evidence] = []
             for answer in ANSWERS:
                 for p in self.rules.patterns[answer]:
                     for hit in p.regex.finditer(chunk):
                         if hit.end() > hit.start():
-                            here.append(Evidence(answer, offset + hit.start(), offset + hit.end(), f"「{hit.group(0)}」"))
+                            # an unclear pattern of weight below 1 (a question back) only speaks when nothing else does
+                            here.append(Evidence(answer, offset + hit.start(), offset + hit.end(), f"「{hit.group(0)}」",
+                                                 phrase=answer == "unclear" and p.weight < 1))
             for answer, ws in words.items():
                 for w in ws:
                     i = chunk.find(w)
@@ -379,6 +395,9 @@ class AnswerReader:
                                      phrase=True))
             for start, unit in self._units(chunk):
                 bare = unit.replace(" ", "").strip("?？")
+                digits = _DIGIT_RUN_RE.match(bare)
+                if digits:
+                    bare = digits.group(1)
                 core = bare if any(bare in ph for ph in self.rules.phrases.values()) else self.core_of(unit)
                 if core and len(core) <= self.max_phrase:
                     for answer in ANSWERS:
@@ -386,23 +405,52 @@ class AnswerReader:
                             # a whole clause ends where the clause ends and beats its parts
                             end = offset + start + len(unit.rstrip())
                             here.append(Evidence(answer, offset + start, end + 1, f"「{core}」", phrase=True))
+            here = [e for e in here if not (e.answer == "fixed" and _CLAIM_RE.search(chunk[: e.start - offset]))]
+            if condition:  # "还堵的话我再找你们": no verdict either way
+                here = [e for e in here if e.answer == "unclear"]
+                here.append(Evidence("unclear", offset, offset + len(chunk), f"「{chunk.strip()}」(条件)"))
+            # a question with a question word asks something ("哪辆车被拖了？"); one without echoes the fix as a doubt
+            echo = question and (any(e.answer == "fixed" for e in here) or bool(_ECHO_RE.search(chunk))) \
+                and not _WH_RE.search(chunk)
             if hypothetical:
                 here = [e for e in here if e.answer != "fixed"]
+            if echo and not condition and not any(e.answer == "not_fixed" for e in here):
+                # "完成了？" / "这叫修好了？" echoes the fix as a doubt; "修好了吗？" is a doubt only when the resident
+                # goes on ("亮了吗？你自己来看")
+                rest = prepared[m.end():]
+                genuine = bool(re.search(r"(吗|么)\s*[?？]*\s*$", chunk))
+                follows = any(self.core_of(c2) for c2 in _CLAUSE_RE.findall(rest))
+                if not genuine or follows:
+                    here.append(Evidence("not_fixed", offset, offset + len(chunk.rstrip()), f"「{chunk.strip()}」(反问)"))
+            if _YES_NO_RE.search(chunk) and _QUESTION_RE.search(chunk) or ("还是" in chunk and hypothetical):
+                # "明天还停水不？", "白的还是黑的？": a question, not a verdict
+                here = [e for e in here if e.answer == "unclear" or (_YES_NO_RE.search(chunk) is None
+                                                                     and not chunk[e.start - offset:].startswith("还是"))]
+            for c in _CONCESSION_RE.finditer(chunk):
+                a, b = offset + c.start(), offset + c.end()
+                here = [e for e in here if not (e.answer == "fixed" and a <= e.start and e.end <= b)]
             past_spans = [(offset + s0, offset + s0 + len(u)) for s0, u in self._units(chunk) if self._past_re
                           and self._past_re.match(u.strip())]
-            here = [e._replace(past=any(a <= e.start < b for a, b in past_spans)) for e in here]
+            here = [e._replace(past=any(a <= e.start < b for a, b in past_spans) and not e.source.startswith("「又"))
+                    for e in here]
             found += here
         unclear = [e for e in found if e.answer == "unclear"]
-        return [
-            e for e in found
-            if e.answer == "unclear" or not any(u.start <= e.start and e.end <= u.end and (u.end - u.start) > (e.end - e.start)
-                                                for u in unclear)
-        ]
+
+        def masked(e: Evidence) -> bool:
+            for u in unclear:
+                if u.phrase and u.source.endswith("(问句)"):  # 亮没亮 / 在不在: anything touching it is asked
+                    if e.start < u.end and u.start < e.end:
+                        return True
+                elif u.start <= e.start and e.end <= u.end and (u.end - u.start) > (e.end - e.start):
+                    return True
+            return False
+
+        return [e for e in found if e.answer == "unclear" or not masked(e)]
 
     def _units(self, chunk: str) -> list[tuple[int, str]]:
         """A chunk cut at spaces and before contrast words: the units compared with the phrases."""
         cuts = {0, len(chunk)}
-        cuts |= {m.end() for m in _SPACE_RE.finditer(chunk)}
+        cuts |= {m.end() for m in _UNIT_SPACE_RE.finditer(chunk)}
         if self._contrast_re is not None:
             cuts |= {c.start() for c in self._contrast_re.finditer(chunk)}
         points = sorted(cuts)
@@ -434,9 +482,16 @@ class AnswerReader:
                     return Reading(best, f"{why}; learned model overrules: {best} {learned[best]:.2f}",  # type: ignore[arg-type]
                                    prepared, tuple(ev), learned)
             return Reading(verdict, why, prepared, tuple(ev), learned)
-        unclear = [e for e in ev if e.answer == "unclear"]
+        unclear = [e for e in ev if e.answer == "unclear" and not (e.phrase and e.source.startswith("「") and
+                                                                  e.source[1:-1] in self.rules.phrases["unclear"])]
         if unclear:
             return Reading("unclear", f"{unclear[-1].source} → unclear（未说明是否解决）", prepared, tuple(ev), learned)
+        acks = [e for e in ev if e.answer == "unclear"]
+        content = [self.core_of(u) for m in _CLAUSE_RE.finditer(prepared) for _s, u in self._units(m.group(0))]
+        content = [c for c in content if c and c not in self.rules.phrases["unclear"]]
+        if acks and not content:
+            return Reading("unclear", f"{acks[-1].source} → unclear（只是客气话或“收到”，未说明是否解决）", prepared,
+                           tuple(ev), learned)
         if any(_QUESTION_RE.search(m.group(0)) for m in _CLAUSE_RE.finditer(prepared)):
             return Reading("unclear", "问句，未说明是否解决", prepared, tuple(ev), learned)
         cores = [self.core_of(c) for _o, c in self.clauses(prepared)]
