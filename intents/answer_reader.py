@@ -49,6 +49,7 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "veto": 0.08,
     "override": 0.85,
     "max_phrase_chars": 14,
+    "doubt": 0.6,
     "l2": 1e-4,
 }
 TOP_KEYS = {"settings", "training", "courtesy", "contrast", "past", "synonyms", "by_intent", *ANSWERS}
@@ -63,15 +64,21 @@ _CLAUSE_RE = re.compile(r"[^,，.。!！;；:：~～、…\n?？]+[?？]*")
 _REPEAT_RE = re.compile(r"(\S{2,4}?)\1+")
 _SPACE_RE = re.compile(r"\s+")
 # a question about the fix ("修好了吗？") confirms nothing; nor does a condition ("好了的话")
-_QUESTION_RE = re.compile(r"[?？]\s*$|(吗|么|嘛)\s*$")
+_QUESTION_RE = re.compile(r"[?？]\s*$|(吗|么)\s*$|(啥时候|什么时候|啥辰光|什么辰光|什么时间|几时|哪天|多久|何时)")
+# a hedge keeps its side even with a question mark: "好像好了？" leans fixed
+_HEDGE_RE = re.compile(r"好像|应该|估计|大概|似乎|貌似|可能")
 _ECHO_RE = re.compile(r"(完成|修好|好了|解决|处理好|搞定|处理完|弄好|办结)")
 # a fix someone only claims ("说是修好了", "号称通了") is no evidence that it is fixed
-_CLAIM_RE = re.compile(r"(说是|号称|所谓|据说|说什么|说已经|标记)[\u4e00-\u9fff]{0,2}$")
-_WH_RE = re.compile(r"哪|谁|什么|啥|几|多少|怎么|为什么|\b(who|which|what|when|where|how)\b")
+_CLAIM_RE = re.compile(r"(说是|号称|所谓|据说|说什么|说已经|标记|不能视为|不能算|不算|不代表|不等于|谈不上)[\u4e00-\u9fff]{0,2}$")
+# words in quotation marks are cited ("对“已完成”的认定"), not said
+_QUOTED_RE = re.compile(r"[“\"「『'‘][^”\"」』'’]{1,20}[”\"」』'’]")
+_WH_RE = re.compile(r"哪|谁|什么|啥|几|多少|多久|请问|怎么|为什么|\b(who|which|what|when|where|how)\b")
 # a yes/no question ending "…不？", "…没有？" decides nothing either way ("明天还停水不？")
 _YES_NO_RE = re.compile(r"(不|没|没有|否)\s*[?？]*\s*$")
 # "修好是修好了" concedes and a "but" follows: the concession is no verdict
 _CONCESSION_RE = re.compile(r"([\u4e00-\u9fff]{1,2})是\1了")
+_BUT_RE = re.compile(r"(就是|但是|但|可是|可|不过|只是)")
+_BUT_ANYWHERE_RE = re.compile(r"(但是|但|可是|不过|只是)")
 # spaces cut units, except between two latin words ("not fixed" is one unit)
 _UNIT_SPACE_RE = re.compile(r"(?<![a-z'])\s+|\s+(?![a-z])")
 # a unit of one repeated digit ("22222", "1 1 1") says that digit
@@ -372,7 +379,7 @@ class AnswerReader:
         words = self.rules.by_intent.get(intent or "", {})
         for m in _CLAUSE_RE.finditer(prepared):
             chunk, offset = m.group(0), m.start()
-            question = bool(_QUESTION_RE.search(chunk))
+            question = bool(_QUESTION_RE.search(chunk)) and not (_HEDGE_RE.search(chunk) and "吗" not in chunk)
             condition = bool(_CONDITION_RE.search(chunk))
             hypothetical = question or condition
             here: list[Evidence] = []
@@ -406,6 +413,9 @@ class AnswerReader:
                             end = offset + start + len(unit.rstrip())
                             here.append(Evidence(answer, offset + start, end + 1, f"「{core}」", phrase=True))
             here = [e for e in here if not (e.answer == "fixed" and _CLAIM_RE.search(chunk[: e.start - offset]))]
+            for q in _QUOTED_RE.finditer(chunk):
+                a, b = offset + q.start(), offset + q.end()
+                here = [e for e in here if not (e.answer != "unclear" and a <= e.start and e.end <= b)]
             if condition:  # "还堵的话我再找你们": no verdict either way
                 here = [e for e in here if e.answer == "unclear"]
                 here.append(Evidence("unclear", offset, offset + len(chunk), f"「{chunk.strip()}」(条件)"))
@@ -426,6 +436,10 @@ class AnswerReader:
                 # "明天还停水不？", "白的还是黑的？": a question, not a verdict
                 here = [e for e in here if e.answer == "unclear" or (_YES_NO_RE.search(chunk) is None
                                                                      and not chunk[e.start - offset:].startswith("还是"))]
+            # "是热了，就是…" concedes before a "but": the concession is no verdict
+            if _BUT_RE.match(prepared[m.end():].lstrip(" ,，")):
+                here = [e for e in here if not (e.answer == "fixed" and e.start > offset
+                                                and prepared[e.start - 1] == "是")]
             for c in _CONCESSION_RE.finditer(chunk):
                 a, b = offset + c.start(), offset + c.end()
                 here = [e for e in here if not (e.answer == "fixed" and a <= e.start and e.end <= b)]
@@ -476,6 +490,14 @@ class AnswerReader:
             if len({e.answer for e in contest}) > 1:
                 why += "（前后说法不同，以最后的为准）"
             s = self.rules.settings
+            if verdict == "fixed" and not last.phrase and learned and learned["not_fixed"] >= s["doubt"]:
+                # the patterns say fixed but the answer reads like a complaint: ask once more rather than close
+                return Reading("unclear", f"{why}; but it reads like not fixed (learned {learned['not_fixed']:.2f}): asked again",
+                               prepared, tuple(ev), learned)
+            if verdict == "fixed":
+                doubt = self._doubt(prepared, last, ev)
+                if doubt and (not learned or learned["fixed"] < s["learned_fixed_threshold"]):
+                    return Reading("unclear", f"{why}; 但后面还有「{doubt}」，没说清是否解决", prepared, tuple(ev), learned)
             if learned and not last.phrase and verdict != "unclear" and learned[verdict] < s["veto"]:
                 best = max(learned, key=learned.__getitem__)
                 if best != verdict and learned[best] >= s["override"]:
@@ -509,6 +531,19 @@ class AnswerReader:
             return Reading("unclear", f"no rule; learned: {best} {learned[best]:.2f} (not sure enough)", prepared,
                            tuple(ev), learned)
         return Reading("unclear", "no rule spoke", prepared, tuple(ev), learned)
+
+    def _doubt(self, prepared: str, last: Evidence, ev: list[Evidence]) -> str | None:
+        """A "but" after the fix with something more said and no fix in it ("能动了，但是每层都哐当一下"): the
+        text of that clause, else None."""
+        rest = prepared[last.end:]
+        m = _BUT_ANYWHERE_RE.search(rest)
+        if m is None:
+            return None
+        tail = rest[m.start():]
+        core = self.core_of(tail[len(m.group(0)):])
+        if len(core) < 2 or any(e.answer == "fixed" and e.start >= last.end + m.start() for e in ev):
+            return None
+        return tail.strip(" ,，。.!！")[:20]
 
     def _learned(self, prepared: str) -> dict[str, float]:
         if self.model is None:

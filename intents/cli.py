@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("explain", help="show the normalised text and the top-3 intents with scores and why")
     p.add_argument("text", help="the message")
+    p.add_argument("--ticket-intent", dest="ticket_intent", help="read it as an answer about a ticket of this type")
     _add_intents_arg(p)
     p.set_defaults(func=cmd_explain)
 
@@ -212,10 +213,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from .answer_reader import load_answer_reader
+
     classifier = _load_classifier(args.intents, sys.stderr)
     if classifier is None:
         return 2
     print(explain_text(classifier, args.text))
+    try:
+        reader = load_answer_reader(args.intents, classifier.prep)
+    except IntentConfigError as exc:
+        print(f"answer reader not loaded:\n{exc}", file=sys.stderr)
+        return 2
+    r = reader.read(args.text, getattr(args, "ticket_intent", None))
+    print(f"as an answer to 问题解决了吗: {r.answer}  ({r.why})")
     return 0
 
 
@@ -271,10 +281,22 @@ def cmd_intents_check(args: argparse.Namespace) -> int:
             print(f"error: {e}")
         print(f"{len(exc.errors)} error(s)")
         return 1
+    from .answer_reader import answers_dir_for, load_answer_reader
     from .classifier import Classifier
 
     classifier = Classifier(intent_set)
-    warnings = [f"warning: {w}" for w in intent_set.warnings]
+    try:
+        answers = load_answer_reader(directory, classifier.prep)
+    except IntentConfigError as exc:
+        for e in exc.errors:
+            print(f"error: {e}")
+        print(f"{len(exc.errors)} error(s) in {answers_dir_for(directory)}")
+        return 1
+    warnings = [f"warning: {w}" for w in intent_set.warnings + answers.rules.warnings]
+    for text, answer, line in answers.rules.examples:
+        read = answers.read(text).answer
+        if read != answer:
+            warnings.append(f"warning: {answers.rules.file}:{line}: example of {answer!r} is read as {read!r}: {text}")
     for d in intent_set.defs.values():
         for text, line in d.examples:
             c = classifier.classify(text)
@@ -288,8 +310,9 @@ def cmd_intents_check(args: argparse.Namespace) -> int:
         print(w)
     n_ex = sum(len(d.examples) for d in intent_set.defs.values())
     n_tr = len(intent_set.training)
+    n_ans = len(answers.rules.examples) + len(answers.rules.training)
     print(
         f"ok: {len(intent_set.intents)} intents, {n_ex} examples, {n_tr} training messages in {intent_set.directory}; "
-        f"{len(warnings)} warning(s)"
+        f"answer reader: {n_ans} labelled answers; {len(warnings)} warning(s)"
     )
     return 0

@@ -112,3 +112,26 @@ def test_a_bad_training_line_is_reported_with_its_line(tmp_path):
     with pytest.raises(IntentConfigError) as exc:
         load_answer_rules(folder / "answers")
     assert any(e.file.endswith("bad.jsonl") and e.line == 2 for e in exc.value.errors)
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("完成了？逗我呢", "not_fixed"),            # a question that echoes the fix is a doubt
+    ("修好了吗？", "unclear"),                 # ... a plain question is not
+    ("还堵的话我再找你们", "unclear"),          # a condition decides nothing
+    ("修好是修好了，就撑了两个小时", "not_fixed"),  # a concession, then the truth
+    ("说是修好了，结果一开空调继续滴水", "not_fixed"),  # a claim is not a fix
+    ("不漏了才怪", "not_fixed"),
+    ("上次没通，这次通了", "fixed"),            # the earlier attempt is over
+    ("不知道是挪了还是开出去了", "unclear"),
+    ("经核查，飞线仍存在，请限期整改。", "not_fixed"),
+    ("同意结单。", "fixed"),
+    ("not fixed", "not_fixed"),
+    ("all good now", "fixed"),
+])
+def test_how_people_hedge_doubt_and_concede(reader, text, answer):
+    assert reader.read(text).answer == answer, reader.read(text).why
+
+
+def test_a_fix_with_a_but_and_no_fix_after_it_is_asked_again(reader):
+    r = reader.read("电梯能动了，但是每层都哐当一下，吓死人")
+    assert r.answer != "fixed", r.why

@@ -118,3 +118,33 @@ def test_classify_subprocess_stdin(argv):
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert rows[0]["intent"] == "gas" and rows[0]["urgent"] is True
     assert rows[1] == {"line": 2, "error": rows[1]["error"]}
+
+
+def test_answers_contract_one_line_per_input_and_bad_lines_reported():
+    lines = [
+        json.dumps({"id": "a", "text": "亮了亮了谢谢", "intent": "lighting"}, ensure_ascii=False),
+        json.dumps({"id": "b", "text": "修了个寂寞"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"id": "c", "text": "收到", "intent": None}, ensure_ascii=False),
+        json.dumps({"id": "d", "text": 5}, ensure_ascii=False),
+    ]
+    done = linli("answers", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 1  # a bad line makes the exit code 1, the good ones are still read
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(o.get("id"), o.get("answer")) for o in out if "id" in o] == [("a", "fixed"), ("b", "not_fixed"), ("c", "unclear")]
+    assert [o["line"] for o in out if "error" in o] == [3, 5]
+    assert all(o["why"] for o in out if "id" in o)
+
+
+def test_answers_report_gives_accuracy_false_closes_and_the_confusion_matrix(tmp_path):
+    f = tmp_path / "labelled.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"id": 1, "text": "好了", "answer": "fixed"},
+        {"id": 2, "text": "还是不亮", "answer": "not_fixed"},
+        {"id": 3, "text": "好的", "answer": "unclear"},
+        {"id": 4, "text": "好了", "answer": "not_fixed"},  # a deliberately wrong label: one false close
+    ]) + "\n", encoding="utf-8")
+    done = linli("answers", "--report", str(f))
+    assert done.returncode == 0
+    assert "accuracy 0.750" in done.stderr and "false close (not_fixed → fixed) 50.0%" in done.stderr
+    assert "label \\ read" in done.stderr
