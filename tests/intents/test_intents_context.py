@@ -102,8 +102,8 @@ def test_why_names_the_danger_or_why_not(classifier):
     assert c.intent == "elevator" and not c.urgent and "in the past" in c.why
 
 
-@pytest.mark.xfail(strict=True, reason="known miss: a request about harm that is over reads as chit-chat to the learned model")
 def test_a_request_after_harm_that_is_over_is_an_issue(classifier):
+    # a known miss until the training files in many voices (intents/data/train-voices-*.jsonl) were added
     assert classifier.classify("昨晚电梯困了人 一个多小时才救出来 物业得好好查查").intent == "elevator"
 
 
