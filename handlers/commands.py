@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import func, select
 
-from handlers import texts
+from handlers import satisfaction, texts
 from handlers.effects import Effects
 from handlers.messages import IncomingMessage
 from handlers.tickets import (
@@ -353,6 +353,7 @@ COMMANDS: dict[str, Callable[[CommandContext, str], None]] = {
     "help": cmd_help,
     "start": cmd_help,
     "review": cmd_review,
+    "rate": satisfaction.cmd_rate,
 }
 
 

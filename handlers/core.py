@@ -23,7 +23,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import commands, texts
+from handlers import commands, satisfaction, texts
 from handlers.answers import read_bare_building
 from handlers.conversation import answer_status, join_me_too, reopen_after_close
 from handlers.effects import Effects
@@ -174,6 +174,9 @@ class Core:
             if not building and c.intent != "none" and not c.unsure:
                 self._intake(fx, msg, c)  # the "answer" was a new report of its own
             return Outcome("answer")
+        rated = satisfaction.take_answer(fx, msg, self.spec_for)
+        if rated is not None:
+            return Outcome("answer", rated)
         pending = pending_for(fx, msg.sender, "resolution")
         if pending is None or pending.ticket_id is None:
             return None
