@@ -81,6 +81,10 @@ class Core:
             return None
         return spec if spec is not None and spec.route is not None else None
 
+    def intent_ids(self) -> list[str]:
+        """The issue intents' ids (every type a ticket may have)."""
+        return list(self.intents.intents.issue_ids)
+
     def classify(self, text: str) -> Classification:
         return self.intents.classifier.classify(text)
 
@@ -120,7 +124,7 @@ class Core:
     def _decide(self, fx: Effects, msg: IncomingMessage) -> Outcome:
         command = commands.parse(msg.text)
         if command is not None:
-            ctx = commands.CommandContext(fx, msg, self.spec_for, self.reload_intents, self.locate)
+            ctx = commands.CommandContext(fx, msg, self.spec_for, self.reload_intents, self.locate, self.intent_ids)
             commands.run(ctx, command)
             return Outcome("command")
         answered = self._answer_pending(fx, msg)
