@@ -127,6 +127,53 @@ async def _serve(app) -> int:
     return 0
 
 
+# -- console --------------------------------------------------------------------------------------
+def console_link(app, community, person: str | None = None) -> str:
+    """A one-time sign-in link for ``person`` (default: the community's first admin)."""
+    from console.auth import new_link
+
+    with app.db.session() as s:
+        return new_link(s, community.id, person or community.admins[0], datetime.now(UTC))
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """Serve the admin console alone for a database (the one `simulate --db` or the demo wrote)."""
+    from bot.app import LinliApp
+    from bot.channels.web import WebServer
+    from intents.loader import IntentConfigError
+
+    host, port = args.host or "127.0.0.1", args.port if args.port is not None else 8080
+    os.environ.setdefault("LINLI_PUBLIC_URL", f"http://{host}:{port}")
+    settings = Settings(**({"database_url": _sqlite_url(args.db)} if args.db else {}))
+    try:
+        app = LinliApp.build(settings, args.community, args.intents)
+    except (CommunityError, IntentConfigError) as exc:
+        return _fail(f"cannot start:\n{exc}")
+
+    async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = WebServer(app, [], host=host, port=port)
+        try:
+            await server.start()
+        except OSError as exc:
+            return _fail(str(exc))
+        print(f"console: {os.environ['LINLI_PUBLIC_URL']}/admin/  (Ctrl-C stops)", flush=True)
+        for community in app.communities.all():
+            print(f"sign in as {community.person_name(community.admins[0])} ({community.name}), valid 10 minutes, "
+                  f"once: {console_link(app, community)}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+            app.db.dispose()
+        return 0
+
+    return asyncio.run(serve())
+
+
 # -- people / community / review ------------------------------------------------------------------
 def _app_for(args: argparse.Namespace):
     from bot.app import LinliApp
@@ -239,6 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("console", help="serve the admin console alone for a database")
+    p.add_argument("--community", action="append", required=True, help="community YAML file (repeatable)")
+    p.add_argument("--db", help="SQLite file (default: LINLI_DATABASE_URL)")
+    p.add_argument("--intents", help="intent YAML folder (default: the shipped intents)")
+    p.add_argument("--host", help="default 127.0.0.1")
+    p.add_argument("--port", type=int, help="default 8080")
+    p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("people", help="people of a community")
     psub = p.add_subparsers(dest="people_command", required=True)
