@@ -84,3 +84,24 @@ def test_percentile_interpolates():
     assert percentile([], 0.5) is None
     assert percentile([5.0], 0.9) == 5.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+def test_local_clock_agrees_with_the_deadline_rules():
+    from datetime import UTC, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from console.metrics import LocalClock
+    from jobs.deadlines import QuietHours, send_time
+
+    for zone, quiet in (("Asia/Shanghai", QuietHours()), ("Europe/Berlin", QuietHours(time(22), time(7, 30))),
+                        ("Asia/Shanghai", QuietHours(time(1), time(6)))):
+        tz = ZoneInfo(zone)
+        clock = LocalClock(tz, quiet)
+        at = datetime(2026, 3, 27, 0, 0)  # across Berlin's change to summer time
+        while at < datetime(2026, 3, 31):
+            aware = at.replace(tzinfo=UTC)
+            expected = send_time(aware, False, tz, quiet).replace(tzinfo=None)
+            assert clock.dispatch(at, False) == expected, (zone, at)
+            assert clock.dispatch(at, True) == at
+            assert clock.local_date(at) == aware.astimezone(tz).date()
+            at += timedelta(minutes=10)
