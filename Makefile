@@ -47,6 +47,7 @@ test: $(VENV)/.installed-test lint browsers
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/classify.py
+	$(BIN)/python benchmarks/console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
