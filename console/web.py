@@ -124,8 +124,9 @@ class Console:
     async def logout(self, request: Request) -> Response:
         viewer, session = self.viewer(request)
         form = await request.form()
-        if session is not None and auth.csrf_ok(session, str(form.get("csrf") or "")):
-            auth.end(self.db, request.cookies.get(auth.COOKIE))
+        if session is not None and not auth.csrf_ok(session, str(form.get("csrf") or "")):
+            return RedirectResponse("/admin/", status_code=303)  # a forged logout does nothing
+        auth.end(self.db, request.cookies.get(auth.COOKIE))
         response = RedirectResponse("/admin/login", status_code=303)
         response.delete_cookie(auth.COOKIE, path="/admin")
         return response

@@ -148,3 +148,27 @@ def test_review_queue_resolves_through_the_intake_rule(tmp_path):
     assert p.client("gw1").get("/admin/review").status_code == 403
     assert IncomingMessage  # imported for symmetry with the chat path
     p.app.db.dispose()
+
+
+def test_password_sign_in_only_when_configured_and_logout_needs_csrf(played, monkeypatch):
+    client = played.client()
+    assert 'type="password"' not in client.get("/admin/login").text
+    assert client.post("/admin/login", data={"password": "x", "community": "zhenghong"}).status_code == 403
+    monkeypatch.setenv("LINLI_ADMIN_PASSWORD", "s3cret-setup")
+    assert 'type="password"' in client.get("/admin/login").text
+    assert client.post("/admin/login", data={"password": "wrong", "community": "zhenghong"}).status_code == 403
+    signed = client.post("/admin/login", data={"password": "s3cret-setup", "community": "jinxiu"})
+    assert signed.status_code == 200 and "锦绣花园" in signed.text and "周主任（管理员）" in signed.text
+    assert [t["id"] for t in client.get("/admin/api/tickets").json()["tickets"]] == [5]
+    client.post("/admin/logout", data={"csrf": "forged"})
+    assert client.get("/admin/").status_code == 200  # a forged logout does nothing
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/").text).group(1)
+    client.post("/admin/logout", data={"csrf": csrf})
+    assert client.get("/admin/").status_code == 401
+
+
+def test_pages_carry_a_strict_content_security_policy(played):
+    page = played.client("admin1").get("/admin/figures")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "<script>" not in page.text  # data travels as a JSON island, code only from /admin/static
+    assert 'type="application/json" id="figures-data"' in page.text
