@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browsers screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,19 +17,37 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+# The demo keeps its database (linli-demo.db) and ends with the console command and the figures.
 demo: $(VENV)/.installed-run
 	$(BIN)/linli demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
+# The browser tests drive Debian's chromium through chromium-driver; install them when missing (as root).
+# Without them (no root, no apt-get, no network) the browser tests are skipped and say why.
+BROWSER_PACKAGES ?= chromium chromium-driver
+browsers:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null) \
+	    || echo "could not install $(BROWSER_PACKAGES): the browser tests will be skipped"; \
+	else echo "chromium / chromium-driver missing and not root: the browser tests will be skipped"; fi
+
+# Phone and desktop screenshots of each console page (Chinese fonts needed for a readable picture).
+screenshots: $(VENV)/.installed-test
+	@$(MAKE) --no-print-directory browsers BROWSER_PACKAGES="chromium chromium-driver fonts-noto-cjk"
+	$(BIN)/python -m tests.console.screenshots docs/screenshots
+
 # pytest exits 5 when it collects no test: say so instead of failing on it.
-test: $(VENV)/.installed-test lint
+test: $(VENV)/.installed-test lint browsers
 	@$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; exit $$rc
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/classify.py
+	$(BIN)/python benchmarks/console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.channels.base import Channel
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from console.auth import public_base
 from handlers.core import Core, Outcome
 from handlers.effects import Effects
 from handlers.messages import IncomingMessage
@@ -129,16 +130,32 @@ class LinliApp:
         """Start the channels, the callback web server when WeChat / WeCom is served, and the tick."""
         for channel in self.channels:
             await channel.start(self)
-        if any(channel.name in ("wechat", "wecom") for channel in self.channels):
+        callbacks = any(channel.name in ("wechat", "wecom") for channel in self.channels)
+        if callbacks or self.settings.console:
             from bot.channels.web import serve
 
-            self._web = await serve(self, self.settings.host, self.settings.port)
+            try:
+                self._web = await serve(self, self.settings.host, self.settings.port)
+            except OSError as exc:
+                if callbacks:
+                    raise  # WeChat / WeCom cannot work without it
+                log.error("admin console not served: %s", exc)  # the chat channels work without it
+            else:
+                log.info("admin console: %s/admin/ (sign in: send 后台 or /web to the bot privately)",
+                         public_base())
+        await self._ensure_weekly_reports()
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(
             self.tick, "interval", seconds=self.settings.tick_seconds, max_instances=1, coalesce=True, id="tick"
         )
         self._scheduler.start()
         await self.tick()
+
+    async def _ensure_weekly_reports(self) -> None:
+        from jobs.weekly import ensure_weekly
+
+        for community in self.communities.all():
+            await asyncio.to_thread(ensure_weekly, self.db, community, self.clock.now())
 
     async def stop(self) -> None:
         if self._web is not None:

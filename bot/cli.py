@@ -66,11 +66,53 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return code
 
 
+DEMO_DB = "linli-demo.db"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     print("邻里 Linli demo — 正弘悦府, a compound of 12 buildings in two grids. Every line below went through")
     print("the real classifier, ticket rules, follow-up sweep and outbox; the clock is fast-forwarded.\n")
     args.pretty = True
-    return cmd_simulate(args)
+    if not args.db:  # the demo's own database, fresh each time, kept for the console afterwards
+        args.db = DEMO_DB
+        for suffix in ("", "-wal", "-shm"):
+            Path(DEMO_DB + suffix).unlink(missing_ok=True)
+    code = cmd_simulate(args)
+    if code == 0:
+        print_demo_figures(args)
+    return code
+
+
+def print_demo_figures(args: argparse.Namespace) -> None:
+    """The demo's figures (the console's definitions) and how to open the console on its database."""
+    from datetime import date
+
+    from bot.app import LinliApp
+    from console.metrics import FIGURE_NAMES, report
+    from console.scope import Viewer
+
+    app = LinliApp.build(Settings(database_url=_sqlite_url(args.db)), [args.community], args.intents)
+    community = app.communities.all()[0]
+    try:
+        with app.db.session() as s:
+            found = report(s, Viewer(community, community.admins[0]), app.core.spec_for, date(2000, 1, 1),
+                           date(2100, 1, 1), by="type")
+    finally:
+        app.db.dispose()
+    t = found["total"]
+    pct = lambda v: "—" if v is None else f"{v * 100:.0f}%"  # noqa: E731
+    num = lambda v: "—" if v is None else f"{v:g}"  # noqa: E731
+    print("\n── 统计（与管理后台同一口径）──")
+    print(f"{FIGURE_NAMES['tickets']} {t['tickets']}｜响应率 {pct(t['response_rate'])}｜按时办结率 {pct(t['on_time_rate'])}｜"
+          f"解决率 {pct(t['resolution_rate'])}｜满意率 {pct(t['satisfaction_rate'])}（{t['satisfaction_answers']} 条评价）")
+    print(f"接单用时中位数 {num(t['median_accept_minutes'])} 分钟｜办结用时中位数 {num(t['median_close_hours'])} 小时｜"
+          f"重开率 {pct(t['reopen_rate'])}｜升级 {t['escalations']}｜催办 {t['nudges']}")
+    for row in found["rows"]:
+        print(f"  {row['label']}：{row['tickets']} 单，响应率 {pct(row['response_rate'])}，解决率 {pct(row['resolution_rate'])}")
+    print(f"\nConsole for this demo's database ({args.db}):")
+    print(f"  linli console --community {args.community} --db {args.db}")
+    print(f"  → http://127.0.0.1:8080/admin/  (it prints a one-time sign-in link for "
+          f"{community.person_name(community.admins[0])})")
 
 
 # -- run ------------------------------------------------------------------------------------------
@@ -125,6 +167,53 @@ async def _serve(app) -> int:
     finally:
         await app.stop()
     return 0
+
+
+# -- console --------------------------------------------------------------------------------------
+def console_link(app, community, person: str | None = None) -> str:
+    """A one-time sign-in link for ``person`` (default: the community's first admin)."""
+    from console.auth import new_link
+
+    with app.db.session() as s:
+        return new_link(s, community.id, person or community.admins[0], datetime.now(UTC))
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """Serve the admin console alone for a database (the one `simulate --db` or the demo wrote)."""
+    from bot.app import LinliApp
+    from bot.channels.web import WebServer
+    from intents.loader import IntentConfigError
+
+    host, port = args.host or "127.0.0.1", args.port if args.port is not None else 8080
+    os.environ.setdefault("LINLI_PUBLIC_URL", f"http://{host}:{port}")
+    settings = Settings(**({"database_url": _sqlite_url(args.db)} if args.db else {}))
+    try:
+        app = LinliApp.build(settings, args.community, args.intents)
+    except (CommunityError, IntentConfigError) as exc:
+        return _fail(f"cannot start:\n{exc}")
+
+    async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = WebServer(app, [], host=host, port=port)
+        try:
+            await server.start()
+        except OSError as exc:
+            return _fail(str(exc))
+        print(f"console: {os.environ['LINLI_PUBLIC_URL']}/admin/  (Ctrl-C stops)", flush=True)
+        for community in app.communities.all():
+            print(f"sign in as {community.person_name(community.admins[0])} ({community.name}), valid 10 minutes, "
+                  f"once: {console_link(app, community)}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+            app.db.dispose()
+        return 0
+
+    return asyncio.run(serve())
 
 
 # -- people / community / review ------------------------------------------------------------------
@@ -239,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("console", help="serve the admin console alone for a database")
+    p.add_argument("--community", action="append", required=True, help="community YAML file (repeatable)")
+    p.add_argument("--db", help="SQLite file (default: LINLI_DATABASE_URL)")
+    p.add_argument("--intents", help="intent YAML folder (default: the shipped intents)")
+    p.add_argument("--host", help="default 127.0.0.1")
+    p.add_argument("--port", type=int, help="default 8080")
+    p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("people", help="people of a community")
     psub = p.add_subparsers(dest="people_command", required=True)

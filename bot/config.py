@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
 
+    #: Serve the admin console at /admin/ on host:port (LINLI_CONSOLE=false turns it off).
+    console: bool = True
+    #: The console's public base URL, for sign-in links (read by ``console.auth``).
+    public_url: str = "http://127.0.0.1:8080"
+
     #: How often the scheduler sweeps due follow-ups and undelivered messages.
     tick_seconds: float = 15.0
     #: Unique name of this process, used in follow-up leases.

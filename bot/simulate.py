@@ -14,6 +14,7 @@ from sqlmodel import select
 from bot.app import LinliApp
 from bot.channels.simulated import SimulatedChannel
 from bot.clock import ManualClock
+from handlers import satisfaction
 from handlers.messages import IncomingMessage
 from jobs.sweep import next_due
 from storage.community import Community
@@ -142,6 +143,7 @@ def write_tickets(app: LinliApp, community: Community, out: Path) -> None:
                 "room": t.room, "urgent": t.urgent, "assignee": t.assignee, "reporters": list(reporters),
                 "reopen_count": t.reopen_count, "escalation_level": t.escalation_level, "area": t.area,
                 "nudges": t.nudges,
+                "satisfaction": [{"person": r["person"], "answer": r["answer"]} for r in satisfaction.for_ticket(s, t.id)],
                 "opened_at": utc(t.opened_at).astimezone(tz).isoformat(),
                 "closed_at": utc(t.closed_at).astimezone(tz).isoformat() if t.closed_at else None,
             }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import func, select
 
-from handlers import texts
+from handlers import satisfaction, texts
 from handlers.effects import Effects
 from handlers.messages import IncomingMessage
 from handlers.tickets import (
@@ -31,9 +31,10 @@ _COMMAND = re.compile(r"^\s*/(\w+)(?:@\w+)?(?:\s+(.*))?$", re.S)
 _BIND = re.compile(r"^\s*(绑定|登记)\s*(.+)$", re.S)
 # people's words for the commands: 接单 3, 完成 3 换了灯泡, 转派 3 李斌, 退回 3 不归我管, 进度 3, 关闭 3 重复
 _WORDS = {"接单": "accept", "完成": "done", "办结": "done", "转派": "transfer", "退回": "reject", "进度": "status",
-          "关闭": "close", "重开": "reopen", "审核": "review"}
+          "关闭": "close", "重开": "reopen", "审核": "review", "改类型": "retype"}
 _WORD_COMMAND = re.compile(r"^\s*(" + "|".join(_WORDS) + r")\s*#?(\d+)(?:\s+(.*)|\s*)$", re.S)
 _MINE = re.compile(r"^\s*(我的工单|我的报修|我报的)\s*[?？]?\s*$")
+_WEB = re.compile(r"^\s*(后台|管理后台)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ def parse(text: str) -> Command | None:
         return Command(_WORDS[m.group(1)], f"{m.group(2)} {(m.group(3) or '').strip()}".strip())
     if _MINE.match(text):
         return Command("mine", "")
+    if _WEB.match(text):
+        return Command("web", "")
     return None
 
 
@@ -68,8 +71,10 @@ class CommandContext:
         spec_for: Callable[[str], IntentSpec | None],
         reload: Callable[[], tuple[bool, str]],
         locate: Callable[[str], tuple[str | None, str | None, str | None]],
+        intent_ids: Callable[[], list[str]] = list,
     ) -> None:
         self.fx, self.msg, self.spec_for, self.reload, self.locate = fx, msg, spec_for, reload, locate
+        self.intent_ids = intent_ids
 
     def reply(self, text: str, ticket: int | None = None) -> None:
         self.fx.send(self.msg.sender, text, "reply", ticket, channel=self.msg.channel)
@@ -235,6 +240,45 @@ def cmd_reopen(ctx: CommandContext, ticket: Ticket, why: str) -> None:
     ctx.reply(f"工单 #{ticket.id} 已重新打开。", ticket.id)
 
 
+@ticket_command("/retype 工单号 类型")
+def cmd_retype(ctx: CommandContext, ticket: Ticket, intent: str) -> None:
+    """Change a ticket's type (an admin, or its assignee): the log keeps both; the new type's deadlines apply
+    from the next dispatch."""
+    fx = ctx.fx
+    if not (fx.community.is_admin(ctx.msg.sender) or ticket.assignee == ctx.msg.sender):
+        ctx.refuse(f"只有管理员或处理人可以修改工单 #{ticket.id} 的类型", ticket.id)
+        return
+    if ticket.status == "closed":
+        ctx.refuse(f"{_state_refusal(ticket, '修改类型')}", ticket.id)
+        return
+    word = intent.split()[0] if intent.strip() else ""
+    spec = ctx.spec_for(word) or next(
+        (ctx.spec_for(i) for i in _intent_ids(ctx) if ctx.spec_for(i) and ctx.spec_for(i).name == word), None)
+    if spec is None:
+        names = "、".join(ctx.spec_for(i).name for i in _intent_ids(ctx) if ctx.spec_for(i))
+        ctx.refuse(f"请写明新类型：/retype {ticket.id} 类型。可选：{names}", ticket.id)
+        return
+    old = ctx.spec_for(ticket.intent)
+    if spec.id == ticket.intent:
+        ctx.reply(f"工单 #{ticket.id} 已经是「{spec.name}」。", ticket.id)
+        return
+    ticket.intent = spec.id
+    fx.log(ticket, ctx.msg.sender, "retyped", ticket.status, f"{old.name if old else '?'} → {spec.name}")
+    fx.session.add(ticket)
+    ctx.reply(f"工单 #{ticket.id} 的类型已改为「{spec.name}」。", ticket.id)
+
+
+def _intent_ids(ctx: CommandContext) -> list[str]:
+    return list(ctx.intent_ids())
+
+
+def cmd_web(ctx: CommandContext, args: str) -> None:
+    """``/web`` or 后台: a one-time link to the admin console (``console.auth``)."""
+    from console.auth import cmd_web as web
+
+    web(ctx, args)
+
+
 def _describe(ctx: CommandContext, ticket: Ticket) -> str:
     spec = ctx.spec_for(ticket.intent)
     name = spec.name if spec else ticket.intent
@@ -353,6 +397,9 @@ COMMANDS: dict[str, Callable[[CommandContext, str], None]] = {
     "help": cmd_help,
     "start": cmd_help,
     "review": cmd_review,
+    "rate": satisfaction.cmd_rate,
+    "retype": cmd_retype,
+    "web": cmd_web,
 }
 
 

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import commands, texts
+from handlers import commands, satisfaction, texts
 from handlers.answers import read_bare_building
 from handlers.conversation import answer_status, join_me_too, reopen_after_close
 from handlers.effects import Effects
@@ -81,6 +81,10 @@ class Core:
             return None
         return spec if spec is not None and spec.route is not None else None
 
+    def intent_ids(self) -> list[str]:
+        """The issue intents' ids (every type a ticket may have)."""
+        return list(self.intents.intents.issue_ids)
+
     def classify(self, text: str) -> Classification:
         return self.intents.classifier.classify(text)
 
@@ -120,7 +124,7 @@ class Core:
     def _decide(self, fx: Effects, msg: IncomingMessage) -> Outcome:
         command = commands.parse(msg.text)
         if command is not None:
-            ctx = commands.CommandContext(fx, msg, self.spec_for, self.reload_intents, self.locate)
+            ctx = commands.CommandContext(fx, msg, self.spec_for, self.reload_intents, self.locate, self.intent_ids)
             commands.run(ctx, command)
             return Outcome("command")
         answered = self._answer_pending(fx, msg)
@@ -174,6 +178,9 @@ class Core:
             if not building and c.intent != "none" and not c.unsure:
                 self._intake(fx, msg, c)  # the "answer" was a new report of its own
             return Outcome("answer")
+        rated = satisfaction.take_answer(fx, msg, self.spec_for)
+        if rated is not None:
+            return Outcome("answer", rated)
         pending = pending_for(fx, msg.sender, "resolution")
         if pending is None or pending.ticket_id is None:
             return None

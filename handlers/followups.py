@@ -17,6 +17,11 @@ from storage.models import FollowUp, Pending, Ticket
 
 
 def run_followup(fx: Effects, row: FollowUp, spec_for: Callable[[str], IntentSpec | None]) -> None:
+    if row.kind == "weekly_report":
+        from handlers import weekly
+
+        weekly.run(fx, row, spec_for)
+        return
     if row.kind == "clarify_timeout":
         pending = fx.session.get(Pending, row.pending_id) if row.pending_id else None
         if pending is not None:

@@ -310,6 +310,11 @@ def close(fx: Effects, ticket: Ticket, spec: IntentSpec, actor: str, why: str, b
     if ticket.assignee != actor:
         fx.send(ticket.assignee, notice, "closed", ticket.id, deferred=True, urgent=ticket.urgent)
     fx.session.add(ticket)
+    if by_resident:  # 评: the reporter who confirmed is asked once how satisfied they are
+        from handlers import satisfaction
+
+        channel = next((rep.channel for rep in reporters_of(fx, ticket) if rep.person == actor), None)
+        satisfaction.ask(fx, ticket, actor, channel)
 
 
 def reopen(fx: Effects, ticket: Ticket, spec: IntentSpec, actor: str, why: str) -> None:

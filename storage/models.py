@@ -202,4 +202,5 @@ class ReviewItem(SQLModel, table=True):
     resolved: str | None = None  # the intent an admin chose, or "none"
     message: str = ""  # the message as JSON, so that resolving the item opens the ticket as if classified so
 
+import storage.console  # noqa: E402, F401  (satisfaction and console tables)
 import storage.wechat_state  # noqa: E402, F401  (the WeChat adapters' tables)

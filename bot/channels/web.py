@@ -1,7 +1,8 @@
 """The ASGI app for platform callbacks (Starlette, served by uvicorn).
 
-Routes: ``/healthz``, ``/wechat/{id}`` (Official Account, :mod:`bot.channels.wechat`) and
-``/wecom/{id}`` (WeCom app, :mod:`bot.channels.wecom`), where ``id`` is the community id.
+Routes: ``/healthz``, ``/wechat/{id}`` (Official Account, :mod:`bot.channels.wechat`),
+``/wecom/{id}`` (WeCom app, :mod:`bot.channels.wecom`), where ``id`` is the community id, and the admin
+console under ``/admin/`` (:mod:`console.web`).
 
 ``LinliApp.start()`` starts it when WeChat or WeCom is configured::
 
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
 
 from bot.channels.wechat import WeChatChannel
 from bot.channels.wecom import WeComChannel
@@ -70,6 +71,11 @@ def build_asgi_app(app: LinliApp, channels: Iterable[Any] | None = None) -> Star
         Route("/wechat/{community}", wechat_callback, methods=["GET", "POST"]),
         Route("/wecom/{community}", wecom_callback, methods=["GET", "POST"]),
     ]
+    if getattr(app, "db", None) is not None and getattr(app, "core", None) is not None:
+        from console.web import console_app
+
+        routes.append(Route("/admin", lambda request: RedirectResponse("/admin/", status_code=307)))
+        routes.append(Mount("/admin", app=console_app(app)))
     return Starlette(routes=routes)
 
 
@@ -131,7 +137,7 @@ class WebServer:
                 self._task.result()  # re-raise why it could not start (port in use …)
                 raise RuntimeError(f"the callback server on {self.host}:{self.port} stopped at once")
             await asyncio.sleep(0.02)
-        log.info("WeChat/WeCom callbacks on http://%s:%s", self.host, self.bound_port)
+        log.info("web server (console /admin/, WeChat/WeCom callbacks) on http://%s:%s", self.host, self.bound_port)
 
     async def stop(self) -> None:
         if self._task is None:

@@ -26,7 +26,8 @@ def test_cli_reads_events_and_writes_json_lines_and_tickets(tmp_path):
     assert [line["event"] for line in lines] == ["ticket_opened", "dispatched"]
     row = json.loads(tickets.read_text(encoding="utf-8"))
     assert set(row) == {"id", "intent", "status", "building", "unit", "room", "urgent", "assignee", "reporters",
-                        "reopen_count", "escalation_level", "opened_at", "closed_at", "area", "nudges"}
+                        "reopen_count", "escalation_level", "opened_at", "closed_at", "area", "nudges",
+                        "satisfaction"}
     assert row["id"] == lines[0]["ticket"] == 1 and row["intent"] == "elevator"
 
 
