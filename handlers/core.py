@@ -163,7 +163,7 @@ class Core:
             to_review(fx, msg, c)
             return Outcome("review")
         hint = self.locate(msg.location_hint) if msg.location_hint else None
-        intake(fx, msg, c, spec, hint)
+        intake(fx, msg, c, spec, hint, self.spec_for)
         opened = [row.ticket_id for row in fx.sent if row.event in ("ticket_opened", "duplicate")]
         return Outcome("ticket", opened[0]) if opened else Outcome("clarify")
 

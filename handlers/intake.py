@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 
 from sqlalchemy import update
@@ -18,7 +18,7 @@ from handlers import texts
 from handlers.effects import Effects
 from handlers.messages import IncomingMessage
 from handlers.phrases import find_area, public_place
-from handlers.tickets import Report, open_or_merge, reply_target
+from handlers.tickets import Report, open_or_merge, reply_target, route
 from intents.model import Classification, IntentSpec
 from jobs.deadlines import CLARIFY_WAIT
 from storage.models import FollowUp, Pending, Resident, ReviewItem
@@ -55,7 +55,24 @@ def area_of(fx: Effects, text: str) -> str | None:
 Place = tuple[str | None, str | None, str | None]
 
 
-def intake(fx: Effects, msg: IncomingMessage, c: Classification, spec: IntentSpec, hint: Place | None) -> None:
+def other_problems(
+    fx: Effects, c: Classification, spec: IntentSpec, report: Report, spec_for: Callable[[str], IntentSpec | None]
+) -> list[tuple[Report, IntentSpec]]:
+    """The classifier's ``also`` problems that go to somebody else than the main one (same place, same words)."""
+    main_to = route(fx.community, spec, report.building, report.area)
+    out = []
+    for intent, confidence in c.also:
+        other = spec_for(intent)
+        if other is None or route(fx.community, other, report.building, report.area) == main_to:
+            continue
+        out.append((replace(report, intent=intent, confidence=confidence), other))
+    return out
+
+
+def intake(
+    fx: Effects, msg: IncomingMessage, c: Classification, spec: IntentSpec, hint: Place | None,
+    spec_for: Callable[[str], IntentSpec | None] | None = None,
+) -> None:
     """Turn a classified issue into a ticket, or ask where it is. ``hint`` is the building / unit /
     room read from the channel's location hint (a WeChat location label), if any."""
     building, unit, room = c.building, c.unit, c.room
@@ -74,7 +91,22 @@ def intake(fx: Effects, msg: IncomingMessage, c: Classification, spec: IntentSpe
         return
     if area is not None and not building:
         unit = room = None
-    open_or_merge(fx, report_from(msg, c, building, unit, room, area), spec)
+    report = report_from(msg, c, building, unit, room, area)
+    others = other_problems(fx, c, spec, report, spec_for) if spec_for is not None else []
+    if not others:
+        open_or_merge(fx, report, spec)
+        return
+    # two problems for two people (a dark stairwell for the building head, a broken lift for its handler): one
+    # ticket each, linked, and one answer naming both numbers
+    opened = [(open_or_merge(fx, report, spec, tell=False), spec)]
+    for other_report, other_spec in others:
+        opened.append((open_or_merge(fx, other_report, other_spec, tell=False), other_spec))
+    ids = [t.id for t, _ in opened]
+    for t, _ in opened:
+        t.related = ",".join(f"#{i}" for i in ids if i != t.id)
+        fx.session.add(t)
+    fx.send(text=texts.tickets_opened([(t.id, sp.name, fx.community.person_name(t.assignee)) for t, sp in opened]),
+            event="ticket_opened", ticket=ids[0], **reply_target(report))
 
 
 def ask_building(fx: Effects, msg: IncomingMessage, c: Classification) -> None:
@@ -142,7 +174,7 @@ def resolve_review(
     building, unit, room = locate(item.text)
     c = Classification(intent=intent, confidence=1.0, building=building, unit=unit, room=room, urgent=False,
                        why=f"review #{item.id} resolved by {actor}")
-    intake(fx, msg, c, spec, None)
+    intake(fx, msg, c, spec, None, spec_for)
     return None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -23,7 +23,7 @@ from .extract import extract_location, tense_cues, urgent_match
 from .learned import LearnedModel, ngrams, tfidf_vector
 from .loader import NONE_ID, IntentSet
 from .model import Classification
-from .normalize import normalize, strip_quote
+from .normalize import normalize
 
 _SECONDARY_RE = re.compile(
     r"[,，。.!！;；\s](顺便(说一下|说下|提一下|问一下|问下|说一句)?|另外|还有就是|还有个|还有一个|对了|再说一下)"
@@ -38,10 +38,36 @@ NGRAM_SIZES = (1, 2)
 # a reply that only makes sense with the quoted message: "我们这边也是", "3号楼也坏了", "同样"
 _ME_TOO_RE = re.compile(r"也(是|一样|坏|不|没|停|堵|漏|有|这样)|同样|一样|同问|我家也|这边也")
 _QUOTE_SEP_RE = re.compile(r"\n[ \t]*(?:[-—–_][ \t]*){3,}\n")
+# a reply under a quoted notice that disputes it: "完成个啥，昨晚厨房又跑过去一只"
+_DISPUTE_RE = re.compile(r"又|还|根本|哪里|哪儿|个啥|个屁|什么|啥|没用|照样|依旧|不是说|说好的|骗|然后呢|呵呵|结果")
+# a notice pasted at the top of a message, the writer's own words below it
+_NOTICE_HEAD_RE = re.compile(r"^\s*(【[^】]{0,16}(通知|公告|提示|告知)[^】]{0,8}】|(物业|社区|居委会|业委会)?(通知|公告|温馨提示)[:：])")
+_NOTICE_MARK_RE = re.compile(r"【[^】]{0,16}】|(物业|社区|居委会|业委会)?(通知|公告|温馨提示)[:：]|[「」]")
+# a notice's own last line (its request, signature or date), not a reader's reply
+_NOTICE_TAIL_RE = re.compile(r"\s*(请|敬请|特此|谢谢(大家|各位)?(的)?(配合|支持|理解)|感谢(配合|支持|理解)|望|各位|物业|社区|居委|业委|"
+                             r"[0-9０-９]{2,4}[年./-]|[一二三四五六七八九十]+月)")
+# where a message names a second problem: a new sentence, or a joining word
+_CLAUSE_SPLIT_RE = re.compile(r"[。！!？?；;\n,，]+|(?=还有|另外|而且|顺便|同时|以及|再就是|此外)")
+ALSO_MIN_CONFIDENCE = 0.8
+# a second problem is named with one of these ("…，监控也坏了", "另外…"): other messages are not split
+_ALSO_CUE_RE = re.compile(r"还有|另外|而且|顺便|同时|以及|再就是|此外|也|还")  # a clause's own reading must be this sure to count as a second problem
 
 
 # \d: messages are NFKC-normalised, so digits are ASCII (other scripts' digits are not expected)
 _DIGITS = "0123456789"
+
+
+def split_quote(text: str) -> tuple[str, str]:
+    """(quoted message, reply) of a quoted reply — WeChat's 「…」 + dashes form, or a notice pasted at the top with
+    the writer's words on the last line — else ("", text)."""
+    m = _QUOTE_SEP_RE.search(text)
+    if m and text.lstrip().startswith(("「", '"', "“")) and text[m.end():].strip():
+        return text[: m.start()], text[m.end():]
+    if _NOTICE_HEAD_RE.match(text) and "\n" in text.strip():
+        head, _, last = text.strip().rpartition("\n")
+        if len(last.strip()) >= 2 and not _NOTICE_TAIL_RE.match(last):
+            return head, last
+    return "", text
 
 
 def first_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
@@ -162,6 +188,7 @@ class Classifier:
         self._veto_issues = [(p.regex, first_chars(p.regex)) for p in none_def.veto_issues]
         self._none_negative = [(p.regex, first_chars(p.regex)) for p in none_def.negative]
         self._not_urgent = [p.regex for p in none_def.not_urgent]
+        self._persistent = [p.regex for p in none_def.persistent]
         self._past = [p.regex for p in none_def.past]
         self._present = [p.regex for p in none_def.present]
         # none's own urgent patterns are shared: people in danger now, whatever the issue
@@ -330,24 +357,48 @@ class Classifier:
 
     # -- scoring ------------------------------------------------------------------------------------
     def analyse(self, text: str) -> Analysis:
-        norm = normalize(text)
+        quote, reply = split_quote(text)
+        norm = normalize(reply if quote else text)
         a = self._analyse(text, norm)
         c = a.classification
-        if (c.intent == NONE_ID or c.unsure) and strip_quote(text) != text:
-            # a quoted reply: the reply alone ("我们这边也是") may only make sense with the quote
+        if quote and (c.intent == NONE_ID or c.unsure):
+            # a reply under a quote: the reply decides, the quote only supplies the topic. "我们这边也是" or a
+            # reply that disputes a notice ("完成个啥，昨晚厨房又跑过去一只") is read together with the quote
             top = a.scores[0]
             none_cues = c.intent == NONE_ID and (top.keywords or top.regexes or top.notes)
-            if not none_cues and _ME_TOO_RE.search(norm):
-                full = normalize(_QUOTE_SEP_RE.sub("\n", text).replace("「", " ").replace("」", " "))
+            me_too = not none_cues and _ME_TOO_RE.search(norm)
+            if me_too or _DISPUTE_RE.search(norm):
+                full = normalize(reply + "\n" + _NOTICE_MARK_RE.sub(" ", quote))
                 b = self._analyse(text, full)
                 bc = b.classification
                 if bc.intent != NONE_ID and (c.intent == NONE_ID or not bc.unsure):
                     b.scores[0].notes.append("read with the quoted message (the reply alone says too little)")
-                    return self._decide(
+                    a = self._decide(
                         text, full, b.normalized, {s.intent: s.score for s in b.scores},
                         {s.intent: s for s in b.scores}, loc_text=norm,
                     )
+        c = a.classification
+        if c.intent != NONE_ID and not c.unsure:
+            also = self._also(text, norm, c.intent)
+            if also:
+                a.classification = replace(c, also=also, why=c.why + " | also " + ", ".join(
+                    f"{i} {p:.2f}" for i, p in also))
         return a
+
+    def _also(self, text: str, norm: str, main: str) -> tuple[tuple[str, float], ...]:
+        """The other problems a message names: each clause read on its own; a clause sure of another issue
+        intent ("3号楼电梯又坏了，楼道灯也不亮" → lighting besides elevator) counts."""
+        if not _ALSO_CUE_RE.search(norm):
+            return ()
+        clauses = [c.strip() for c in _CLAUSE_SPLIT_RE.split(norm) if len(c.strip()) >= 4]
+        if len(clauses) < 2:
+            return ()
+        found: dict[str, float] = {}
+        for clause in clauses:
+            cc = self._analyse(text, clause).classification
+            if cc.intent not in (NONE_ID, main) and not cc.unsure and cc.confidence >= ALSO_MIN_CONFIDENCE:
+                found[cc.intent] = max(found.get(cc.intent, 0.0), cc.confidence)
+        return tuple(sorted(found.items(), key=lambda e: -e[1]))
 
     def _analyse(self, text: str, norm: str) -> Analysis:
         t = self.prep(norm)
@@ -540,10 +591,11 @@ class Classifier:
         conf = 1.0 / z
         promoted = None
         chars: set[str] | None = None
+        lasting = None if vetoed else self._lasting_danger(t)
         if best.intent == NONE_ID and not vetoed and len(ranked) > 1:
             # people in danger now (a shared urgent pattern, not past, not negated) is never "not a request",
             # even in words no intent knows: the best issue intent takes it, ticketed and urgent
-            promoted = self._shared_danger(t, chars := set(t))
+            promoted = lasting or self._shared_danger(t, chars := set(t))
             if promoted is None and self.urgency is not None and self.promote_threshold < 1:
                 promoted = self._learned_danger(t, self.promote_threshold, qvec)[0]
             if promoted is not None:
@@ -569,6 +621,9 @@ class Classifier:
             danger, urgent_note = urgent_match(t, pats, self._not_urgent, self._past, self._present)
             if danger is None and urgent_note is None and self.urgency is not None:
                 danger, urgent_note = self._learned_danger(t, qvec=qvec)
+            if danger is None and lasting is not None:
+                # gas, fire, smoke: still there after the telling, past tense and calm words notwithstanding
+                danger, urgent_note = lasting, None
             urgent = danger is not None
             # people in danger now are never parked on the review list: a doubtful intent still opens an
             # urgent ticket (the responders see the text), only a doubtful non-urgent issue waits for the admins
@@ -597,6 +652,17 @@ class Classifier:
             unsure=unsure,
         )
         return Analysis(text=text, normalized=t, scores=ranked, classification=cls)
+
+    def _lasting_danger(self, t: str) -> str | None:
+        """A danger that outlasts the telling (``none.persistent``: gas, fire, smoke) unless a ``not_urgent`` cue
+        says it is over or hypothetical."""
+        for rx in self._persistent:
+            m = rx.search(t)
+            if m:
+                if any(n.search(t) for n in self._not_urgent):
+                    return None
+                return m.group(0)
+        return None
 
     def _shared_danger(self, t: str, chars: set[str]) -> str | None:
         """The danger a shared ``urgent`` pattern finds in the prepared text now (None if none / past / negated)."""

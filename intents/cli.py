@@ -81,6 +81,7 @@ def classification_dict(id_: object, c) -> dict:
         "urgent": c.urgent,
         "why": c.why,
         "unsure": c.unsure,
+        "also": [{"intent": i, "confidence": round(p, 4)} for i, p in c.also],
     }
 
 

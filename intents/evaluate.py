@@ -21,6 +21,8 @@ class Sample:
     unit: str | None
     room: str | None
     urgent: bool
+    also: tuple[str, ...] | None = None  # the other problems named, when the line says (``also``)
+    kind: str | None = None  # the kind of message, when the line says (sarcasm, quoted_notice, …)
 
 
 @dataclass(slots=True)
@@ -39,6 +41,10 @@ class EvalReport:
     unsure: int
     total: int
     none_flagged: int = 0  # none messages given an issue intent at all (ticketed or sent to review)
+    also_tp: int = 0  # second problems found (on lines that label ``also``)
+    also_fp: int = 0
+    also_fn: int = 0
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [right, total]
     errors: list[tuple[Sample, Classification]] = field(default_factory=list)
     location_errors: list[tuple[Sample, Classification]] = field(default_factory=list)
     urgent_errors: list[tuple[Sample, Classification]] = field(default_factory=list)
@@ -76,6 +82,10 @@ class EvalReport:
             "urgent_recall": round(self.urgent_recall, 4),
             "location_accuracy": round(self.location_accuracy, 4),
             "unsure": self.unsure,
+            **({"also_precision": round(self.also_tp / (self.also_tp + self.also_fp), 4) if self.also_tp + self.also_fp else 1.0,
+                "also_recall": round(self.also_tp / (self.also_tp + self.also_fn), 4) if self.also_tp + self.also_fn else 1.0}
+               if self.also_tp + self.also_fp + self.also_fn else {}),
+            **({"by_kind": {k: round(r / n, 4) for k, (r, n) in sorted(self.by_kind.items())}} if self.by_kind else {}),
         }
 
 
@@ -100,6 +110,8 @@ def read_samples(path: Path) -> list[Sample]:
                         unit=_opt_str(r.get("unit")),
                         room=_opt_str(r.get("room")),
                         urgent=bool(r.get("urgent", False)),
+                        also=tuple(r["also"]) if isinstance(r.get("also"), list) else None,
+                        kind=_opt_str(r.get("kind")),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
@@ -138,6 +150,15 @@ def evaluate(classifier: Classifier, samples: list[Sample]) -> EvalReport:
         elif s.urgent:
             rep.urgent_fn += 1
             rep.urgent_errors.append((s, c))
+        if s.also is not None:
+            found = {i for i, _ in c.also} if c.intent == s.intent else set()
+            rep.also_tp += len(found & set(s.also))
+            rep.also_fp += len(found - set(s.also))
+            rep.also_fn += len(set(s.also) - found)
+        if s.kind is not None:
+            tally = rep.by_kind.setdefault(s.kind, [0, 0])
+            tally[0] += c.intent == s.intent
+            tally[1] += 1
         if (c.building, c.unit, c.room) == (s.building, s.unit, s.room):
             rep.location_ok += 1
         else:
@@ -172,6 +193,8 @@ def format_text(rep: EvalReport) -> str:
         f"urgent precision {rep.urgent_precision:.3f} ({rep.urgent_tp}/{rep.urgent_tp + rep.urgent_fp})  "
         f"recall {rep.urgent_recall:.3f} ({rep.urgent_tp}/{rep.urgent_tp + rep.urgent_fn})",
         f"location (building+unit+room all exact) {rep.location_ok}/{rep.total} = {rep.location_accuracy:.1%}",
+        *([f"also (second problems) precision {s['also_precision']:.3f} recall {s['also_recall']:.3f}"] if "also_recall" in s else []),
+        *(["by kind: " + ", ".join(f"{k} {v:.3f} ({rep.by_kind[k][1]})" for k, v in s["by_kind"].items())] if "by_kind" in s else []),
         "",
         "confusion matrix (rows = gold, columns = predicted; labels abbreviated to 4 letters)",
     ]

@@ -36,7 +36,7 @@ NIGHT_MODES = ("on_duty", "wait")
 #: intents whose reports go to the night duty during quiet hours unless their YAML says ``night: wait``
 NIGHT_ON_DUTY_DEFAULT = frozenset({"noise", "parking"})
 ADVICE_FIELDS = ("fire", "medical", "police", "gas")
-NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "past", "present", "settings", "training"}
+NONE_EXTRA_KEYS = {"veto_issues", "not_urgent", "past", "present", "persistent", "settings", "training"}
 KEYWORD_KEYS = {"strong", "weak"}
 DEFAULT_SETTINGS: dict[str, float] = {
     "strong_weight": 3.0,  # score of one strong keyword / regex hit
@@ -110,6 +110,7 @@ class IntentDef:
     examples: list[tuple[str, int]] = field(default_factory=list)  # (text, line)
     veto_issues: list[Pattern] = field(default_factory=list)  # none only
     not_urgent: list[Pattern] = field(default_factory=list)  # none only
+    persistent: list[Pattern] = field(default_factory=list)  # none only: dangers that outlast the telling (gas, smoke)
     past: list[Pattern] = field(default_factory=list)  # none only: time cues of harm that is over
     present: list[Pattern] = field(default_factory=list)  # none only: time cues of "now"
     training: list[tuple[str, int]] = field(default_factory=list)  # none only: globs of labelled JSON lines
@@ -394,6 +395,8 @@ def _parse_intent(ctx: _Ctx, node: Node, settings: dict[str, float]) -> IntentDe
             d.veto_issues = ctx.patterns(items["veto_issues"][1], "veto_issues", 1.0)
         if "not_urgent" in items:
             d.not_urgent = ctx.patterns(items["not_urgent"][1], "not_urgent", 1.0)
+        if "persistent" in items:
+            d.persistent = ctx.patterns(items["persistent"][1], "persistent", 1.0)
         if "past" in items:
             d.past = ctx.patterns(items["past"][1], "past", 1.0)
         if "present" in items:

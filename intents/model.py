@@ -19,6 +19,8 @@ class Classification:
     urgent: bool
     why: str  # short human-readable explanation
     unsure: bool = False  # issue-like but below the confidence threshold: not ticketed, goes to review
+    #: the other problems the message names, (intent, confidence), each read from a clause of its own
+    also: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,3 +213,16 @@ def test_names_not_ids_for_people_outside_the_community_file(tmp_path):
     cards = r.events("dispatched")
     assert "报告人：小王" in cards[0]["text"] and "报告人：居民" in cards[1]["text"]
     assert all("tg:" not in m["text"] for m in r.sent)
+
+
+# -- two problems in one message -----------------------------------------------------------------------------------
+def test_two_problems_for_two_people_open_two_linked_tickets_and_one_answer(tmp_path):
+    r = simulate(tmp_path, [msg("03-02 09:00", "r_zhao", "3号楼楼道灯不亮，单元门口的监控也坏了好几天了")])
+    assert sorted((t["intent"], t["assignee"]) for t in r.tickets) == [("lighting", "bh3"), ("security", "gw1")]
+    opened = r.events("ticket_opened")
+    assert len(opened) == 1 and "#1" in opened[0]["text"] and "#2" in opened[0]["text"]
+
+
+def test_two_problems_for_the_same_person_stay_one_ticket(tmp_path):
+    r = simulate(tmp_path, [msg("03-02 09:00", "r_zhao", "3号楼电梯又坏了，楼道灯也不亮")])
+    assert len(r.tickets) == 1  # both go to the building head: one ticket, the text says both

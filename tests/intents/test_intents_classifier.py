@@ -152,3 +152,23 @@ def test_quality_on_the_bundled_sets_each_left_out_of_training(data_dir):
         assert rep.location_accuracy >= 0.95, name
         tp, fp, fn = tp + rep.urgent_tp, fp + rep.urgent_fp, fn + rep.urgent_fn
     assert tp / (tp + fn) >= 0.90 and tp / (tp + fp) >= 0.80
+
+
+def test_a_second_problem_is_named_in_also(classifier):
+    c = classifier.classify("3号楼楼道灯不亮，单元门口的监控也坏了好几天了")
+    assert c.intent == "lighting" and [i for i, _ in c.also] == ["security"]
+    assert classifier.classify("3号楼楼道灯不亮好几天了").also == ()
+
+
+def test_a_reply_under_a_notice_decides_and_the_notice_gives_the_topic(classifier):
+    quoted = "「物业通知：本周小区灭鼠工作已全部完成」\n- - - - - - - - - - - - - - -\n完成个啥，昨晚厨房又跑过去一只"
+    assert classifier.classify(quoted).intent == "pests"
+    thanks = "「物业通知：本周小区灭鼠工作已全部完成」\n- - - - - - - - - - - - - - -\n收到，辛苦了"
+    assert classifier.classify(thanks).intent == "none"
+
+
+@pytest.mark.parametrize("text", ["刚才家里闻到一股煤气味，我们已经全家下楼了，在楼下等", "是不是有煤气味？",
+                                  "昨晚楼下电动车冒烟了，现在还有股焦糊味"])
+def test_danger_wins_when_told_calmly_in_the_past_or_as_a_question(classifier, text):
+    c = classifier.classify(text)
+    assert c.intent != "none" and c.urgent, c.why
