@@ -30,6 +30,21 @@ def test_cli_reads_events_and_writes_json_lines_and_tickets(tmp_path):
     assert row["id"] == lines[0]["ticket"] == 1 and row["intent"] == "elevator"
 
 
+def test_cli_survives_the_answered_building_question_of_issue_11(tmp_path):
+    events = [
+        msg("03-02 09:00", "r_zhou", "楼道灯不亮好几天了"),
+        msg("03-02 09:05", "r_zhou", "3号楼"),
+        msg("03-02 09:10", "bh3", "/accept 1", chat="private"),
+        msg("03-02 09:15", "bh3", "/done 1", chat="private"),
+        tick("03-02 09:40"),
+    ]
+    done = run_cli("simulate", "--community", str(COMMUNITY), "-",
+                   stdin="".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert [json.loads(line)["event"] for line in done.stdout.splitlines()] == [
+        "clarify", "ticket_opened", "dispatched", "reply", "resolution_check", "reply"]
+
+
 def test_malformed_lines_are_reported_with_their_number_and_the_rest_goes_on(tmp_path):
     r = simulate(tmp_path, [
         "{not json",
