@@ -52,7 +52,7 @@ class LinliApp:
         self.identities = Identities(db, communities)
         self.bindings = ChatBindings(db, communities)
         self.channels: list[Channel] = []
-        self.deliverer = Deliverer(db, self.channels, self._admins_of)
+        self.deliverer = Deliverer(db, self.channels, self._admins_of, clock=lambda: self.clock.now())
         self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: AsyncIOScheduler | None = None
         self._web = None

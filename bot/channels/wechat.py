@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ from bot.channels.wechat_common import (
     MAX_BODY,
     TOKEN_ERRORS,
     BodyTooLarge,
+    LateWrites,
     OAClient,
     Submitter,
     call_client,
@@ -174,6 +176,7 @@ class WeChatChannel(Channel):
         self.submitter = Submitter()
         self._clients: dict[str, OAClient] = {}
         self._cryptos: dict[str, WeChatCrypto] = {}
+        self.late = LateWrites()
 
     # ------------------------------------------------------------------ setup
 
@@ -376,13 +379,30 @@ class WeChatChannel(Channel):
             last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
             return now - last < WINDOW and row.cs_sent < limit
 
-    def _count_sent(self, community_id: str, openid: str) -> None:
-        assert self.app is not None
-        with self.app.db.session() as s:
-            row = s.get(WeChatWindow, (community_id, openid))
-            if row is not None:
-                row.cs_sent += 1
-                s.add(row)
+    @staticmethod
+    def _count_sent(s: Any, community_id: str, openid: str) -> None:
+        row = s.get(WeChatWindow, (community_id, openid))
+        if row is not None:
+            row.cs_sent += 1
+            s.add(row)
+
+    def _sent(self, community_id: str, openid: str, outbox_id: int | None, how: str) -> None:
+        """After WeChat accepted an outbox row: record it and, for a customer-service message,
+        count it against the window, in one transaction, never raising (see :class:`LateWrites`)."""
+        app = self.app
+        assert app is not None
+        at = now_from(app)
+
+        def write() -> None:
+            with app.db.session() as s:
+                if outbox_id is not None:
+                    if s.get(WeChatDelivery, (self.name, outbox_id)) is not None:
+                        return  # written before
+                    s.add(WeChatDelivery(channel=self.name, outbox_id=outbox_id, how=how, at=at))
+                if how == "custom":
+                    self._count_sent(s, community_id, openid)
+
+        self.late.run(("outbox", outbox_id) if outbox_id is not None else object(), write)
 
     def _close_window(self, community_id: str, openid: str) -> None:
         assert self.app is not None
@@ -429,12 +449,6 @@ class WeChatChannel(Channel):
         with self.app.db.session() as s:
             return s.get(WeChatDelivery, (self.name, outbox_id)) is not None
 
-    def _record(self, outbox_id: int, how: str) -> None:
-        assert self.app is not None
-        with self.app.db.session() as s:
-            if s.get(WeChatDelivery, (self.name, outbox_id)) is None:
-                s.add(WeChatDelivery(channel=self.name, outbox_id=outbox_id, how=how, at=now_from(self.app)))
-
     async def send(self, message: OutgoingMessage) -> None:
         app = self.app
         cfg = self.config(message.community)
@@ -443,7 +457,8 @@ class WeChatChannel(Channel):
         openids = self._openids(message.community, message.to)
         if not openids:
             raise RecipientUnreachable(f"{message.to} has no WeChat account linked")
-        if message.id is not None and self._already(message.id):
+        self.late.retry()
+        if message.id is not None and (("outbox", message.id) in self.late or self._already(message.id)):
             return
         openid = self._pick_openid(message.community, openids)
         text = render_buttons(message.text, message.buttons)
@@ -457,8 +472,7 @@ class WeChatChannel(Channel):
                 else:
                     raise self._delivery_error(exc) from None
             else:
-                self._count_sent(message.community, openid)
-                self._record(message.id, "custom")
+                self._sent(message.community, openid, message.id, "custom")
                 return
         template_id = cfg.templates.get(message.event) or cfg.templates.get("default")
         if template_id:
@@ -469,7 +483,7 @@ class WeChatChannel(Channel):
                     raise self._delivery_error(exc) from None
                 log.warning("template message for %s refused: %s", message.community, exc)
             else:
-                self._record(message.id, "template")
+                self._sent(message.community, openid, message.id, "template")
                 return
         self._queue(message, openid, text, now)
 
@@ -541,8 +555,11 @@ class WeChatChannel(Channel):
                 )
                 .order_by(WeChatQueued.id)  # type: ignore[arg-type]
             ).all()
+        self.late.retry()
         sent = 0
         for row in rows:
+            if ("queued", row.id) in self.late:
+                continue  # sent already; its bookkeeping is late
             if not self._window_open(community_id, openid, now_from(app)):
                 break
             try:
@@ -557,11 +574,22 @@ class WeChatChannel(Channel):
                         fresh.attempts += 1
                         s.add(fresh)
                 break
-            self._count_sent(community_id, openid)
-            with app.db.session() as s:
-                fresh = s.get(WeChatQueued, row.id)
-                if fresh is not None:
-                    fresh.sent_at = now_from(app)
-                    s.add(fresh)
+            self.late.run(("queued", row.id), self._queued_sent(community_id, openid, row.id, now_from(app)))
             sent += 1
         return sent
+
+    def _queued_sent(self, community_id: str, openid: str, queued_id: int | None, at: datetime) -> Callable[[], None]:
+        """The write after a queued message went out: mark it sent and count it, once."""
+        app = self.app
+        assert app is not None
+
+        def write() -> None:
+            with app.db.session() as s:
+                fresh = s.get(WeChatQueued, queued_id)
+                if fresh is None or fresh.sent_at is not None:
+                    return
+                fresh.sent_at = at
+                s.add(fresh)
+                self._count_sent(s, community_id, openid)
+
+        return write
