@@ -5,10 +5,11 @@ Callback ``/wechat/<community id>`` (served by :mod:`bot.channels.web`):
 - ``GET``: WeChat's URL verification (signature over token, timestamp, nonce) → echostr.
 - ``POST``: a message, plain or safe mode (AES, ``encoding_aes_key`` set and ``encrypt_type=aes``).
   The signature is checked before anything else: a forged request gets 403 and never reaches the
-  core (so it cannot mark a MsgId as seen). Malformed XML or any DOCTYPE/entity → 400, a body over
-  64 KiB → 413.
+  core (so it cannot mark a MsgId as seen); so does a signed ``timestamp`` more than 5 minutes
+  (``LINLI_WECHAT_CALLBACK_MAX_AGE``) away from our clock, or none: a captured request cannot be
+  replayed later. Malformed XML or any DOCTYPE/entity → 400, a body over 64 KiB → 413.
 - text and voice-with-``Recognition`` go to the core as private messages (``platform_id`` = MsgId,
-  the core dedupes WeChat's retries); a location goes with its label as ``location_hint``; images,
+  or ``FromUserName`` + ``CreateTime`` when there is no MsgId: the core dedupes WeChat's retries); a location goes with its label as ``location_hint``; images,
   voice without recognition and other media get a direct (passive) reply asking for words;
   ``subscribe`` gets a welcome and how to register a home (``绑定 3-2-1201``).
 - The answer is ``success`` (or the passive reply) within WeChat's 5 s; what the core says is
@@ -168,9 +169,11 @@ class WeChatChannel(Channel):
 
     name = "wechat"
 
-    def __init__(self, communities: Any, api_base: str | None = None) -> None:
+    def __init__(self, communities: Any, api_base: str | None = None, max_age: float = 300.0) -> None:
         self.communities = communities
         self.api_base = api_base
+        #: How far a callback's signed timestamp may be from our clock.
+        self.max_age = timedelta(seconds=max_age)
         self.extras: dict[str, WeChatExtras] = check_extras(WeChatExtras, "wechat", communities)  # type: ignore[assignment]
         self.app: LinliApp | None = None
         self.submitter = Submitter()
@@ -184,7 +187,8 @@ class WeChatChannel(Channel):
     def from_settings(cls, settings: Any, communities: Any) -> WeChatChannel | None:
         if not any(c.wechat is not None for c in communities.all()):
             return None
-        return cls(communities, api_base=getattr(settings, "wechat_api_base", None))
+        return cls(communities, api_base=getattr(settings, "wechat_api_base", None),
+                   max_age=getattr(settings, "wechat_callback_max_age", 300.0))
 
     async def start(self, app: LinliApp) -> None:
         self.app = app
@@ -265,6 +269,8 @@ class WeChatChannel(Channel):
                 check_signature(cfg.token, q.get("signature", ""), timestamp, nonce)
             except InvalidSignatureException:
                 return PlainTextResponse("forbidden", status_code=403)
+        if not self._fresh(timestamp):
+            return PlainTextResponse("stale timestamp", status_code=403)
         if looks_unsafe(body):
             return PlainTextResponse("bad request", status_code=400)
         try:
@@ -283,6 +289,15 @@ class WeChatChannel(Channel):
         if looks_unsafe(plain):
             return PlainTextResponse("bad request", status_code=400)
         return _Verified(plain, True, nonce, timestamp)
+
+    def _fresh(self, timestamp: str) -> bool:
+        """The signed timestamp is within ``max_age`` of our clock (a replay is not)."""
+        try:
+            sent = datetime.fromtimestamp(int(timestamp), UTC)
+        except (ValueError, OverflowError, OSError):
+            return False
+        assert self.app is not None
+        return abs(now_from(self.app) - sent) <= self.max_age
 
     def _passive(self, community_id: str, cfg: Any, message: Any, text: str, verified: _Verified) -> Response:
         xml = TextReply(source=message.target, target=message.source, content=text).render()
@@ -327,6 +342,9 @@ class WeChatChannel(Channel):
         self.touch(community_id, openid)
         sender = app.identities.resolve(community_id, "wechat", openid) or f"wx:{openid}"
         msg_id = message.id
+        if not msg_id and message.time:
+            # WeChat's advice for messages without MsgId: FromUserName + CreateTime identify them.
+            msg_id = f"{openid}@{message.time}"
         incoming = IncomingMessage(
             community=community_id,
             chat="private",
