@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
 import subprocess
 import sys
+import time
 
 from tests.support import COMMUNITY, ROOT, msg, simulate, tick
 
@@ -68,6 +72,41 @@ def test_restart_with_db_loses_nothing_and_sends_nothing_twice(tmp_path):
     assert len(second.tickets) == 1
     third = simulate(tmp_path, [tick("03-02 14:30")], db="state.db")
     assert third.sent == []
+
+
+def test_kill_9_loses_no_output_line(tmp_path):
+    db, out_path = tmp_path / "state.db", tmp_path / "out.jsonl"
+    report = json.dumps(msg("03-02 09:00", "r_zhao", "3号楼楼道灯不亮", mid="m-1"), ensure_ascii=False)
+
+    def marked_sent() -> int:
+        if not db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(db)) as c:
+            try:
+                return c.execute("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet
+                return 0
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout as in production
+    with out_path.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "simulate", "--community", str(COMMUNITY),
+                                 "--db", str(db), "-"], stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL,
+                                text=True, cwd=ROOT, env=buffered)
+        try:
+            proc.stdin.write(report + "\n")
+            proc.stdin.flush()  # stdin stays open: the simulator waits for more
+            deadline = time.monotonic() + 120  # a guard against hanging, not a measurement
+            while marked_sent() < 2:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            proc.kill()  # SIGKILL: nothing is flushed on the way out
+            proc.wait()
+    first = [json.loads(line) for line in out_path.read_text(encoding="utf-8").splitlines()]
+    second = run_cli("simulate", "--community", str(COMMUNITY), "--db", str(db), "-",
+                     stdin=json.dumps(tick("03-02 09:30")) + "\n")
+    lines = first + [json.loads(line) for line in second.stdout.splitlines()]
+    assert [m["event"] for m in lines] == ["ticket_opened", "dispatched"]  # each once, none lost
 
 
 def test_deferred_messages_wait_in_the_db_for_the_next_run(tmp_path):
