@@ -16,7 +16,7 @@ from handlers.messages import IncomingMessage
 from intents.loader import default_intents_dir
 from storage.db import utc
 from storage.models import Outbox
-from tests.support import COMMUNITY, fail_statements, updates
+from tests.support import COMMUNITY, database_url, fail_statements, updates
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -42,7 +42,7 @@ def app(tmp_path):
     intents = tmp_path / "intents"
     shutil.copytree(default_intents_dir(), intents, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     clock = ManualClock(T0)
-    app = LinliApp.build(Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}"), [COMMUNITY], intents, clock)
+    app = LinliApp.build(Settings(database_url=database_url(tmp_path, "app.db")), [COMMUNITY], intents, clock)
     app.channel = FakeChannel()
     app.add_channel(app.channel)
     yield app
@@ -147,7 +147,7 @@ class StaffOnlyChannel(FakeChannel):
 
 async def test_a_message_no_channel_can_deliver_is_given_up_and_the_admins_told(tmp_path):
     clock = ManualClock(T0)
-    app = LinliApp.build(Settings(database_url=f"sqlite:///{tmp_path / 'u.db'}"), [COMMUNITY], clock=clock)
+    app = LinliApp.build(Settings(database_url=database_url(tmp_path, "u.db")), [COMMUNITY], clock=clock)
     channel = StaffOnlyChannel()
     app.add_channel(channel)
     with app.db.session() as s:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.support import COMMUNITY, ROOT, msg, simulate, tick
+from tests.support import COMMUNITY, ROOT, database_url, msg, simulate, tick
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -132,6 +132,6 @@ def test_bad_community_file_stops_with_file_and_line(tmp_path):
 def test_run_without_any_channel_says_so_and_fails(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bot.cli", "run", "--community", str(COMMUNITY)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "LINLI_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+                          env={"PATH": "/usr/bin:/bin", "LINLI_DATABASE_URL": database_url(tmp_path, "x.db")})
     assert done.returncode != 0
     assert "no channel is configured" in done.stderr

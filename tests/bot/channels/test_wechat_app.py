@@ -31,6 +31,7 @@ from bot.config import Settings
 from handlers.messages import IncomingMessage
 from storage.models import Outbox, Ticket
 from storage.wechat_state import WeChatQueued
+from tests.support import database_url
 
 OA = vector("wechat/official_oa_wxbizmsgcrypt_sample_vector.json")
 WORK = vector("wecom/official_wecom_callback_sample_vector.json")
@@ -44,7 +45,7 @@ async def env(tmp_path, monkeypatch, fake_api):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
     clock = ManualClock(START)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'linli.db'}", wechat_api_base=fake_api.base_url)
+    settings = Settings(database_url=database_url(tmp_path, "linli.db"), wechat_api_base=fake_api.base_url)
     app = LinliApp.build(settings=settings, community_paths=COMMUNITY_FILES, clock=clock)
     wechat = WeChatChannel.from_settings(settings, app.communities)
     wecom = WeComChannel.from_settings(settings, app.communities)

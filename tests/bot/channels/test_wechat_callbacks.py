@@ -26,6 +26,7 @@ from fakes.wechat_api import (
 
 from bot.channels.web import build_asgi_app
 from bot.channels.wechat import IMAGE_REPLY, VOICE_REPLY, WeChatChannel
+from tests.support import database_url
 
 OA = vector("wechat/official_oa_wxbizmsgcrypt_sample_vector.json")
 TOKEN, AES, APPID = OA["token"], OA["encoding_aes_key"], OA["app_id"]
@@ -35,7 +36,7 @@ TOKEN, AES, APPID = OA["token"], OA["encoding_aes_key"], OA["app_id"]
 async def env(tmp_path, monkeypatch, fake_api):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    app = StubApp(f"sqlite:///{tmp_path / 'wx.db'}", fake_api.base_url)
+    app = StubApp(database_url(tmp_path, "wx.db"), fake_api.base_url)
     channel = WeChatChannel.from_settings(app.settings, app.communities)
     assert channel is not None
     await channel.start(app)

@@ -17,7 +17,7 @@ from bot.channels.wechat import WeChatChannel, WeChatExtras
 from bot.channels.wechat_common import OAClient, WorkClient
 from handlers.messages import Button, OutgoingMessage
 from storage.wechat_state import WeChatQueued, WeChatWindow
-from tests.support import fail_statements, updates
+from tests.support import database_url, fail_statements, updates
 
 ZHAO = "oZHAO0000000000000000000001"
 
@@ -26,7 +26,7 @@ ZHAO = "oZHAO0000000000000000000001"
 async def env(tmp_path, monkeypatch, fake_api):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    app = StubApp(f"sqlite:///{tmp_path / 'wx.db'}", fake_api.base_url)
+    app = StubApp(database_url(tmp_path, "wx.db"), fake_api.base_url)
     channel = WeChatChannel.from_settings(app.settings, app.communities)
     await channel.start(app)
     yield app, channel, fake_api

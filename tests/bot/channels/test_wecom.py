@@ -15,7 +15,7 @@ from bot.channels.base import RecipientUnreachable
 from bot.channels.web import build_asgi_app
 from bot.channels.wecom import NOT_TEXT_REPLY, WeComChannel
 from handlers.messages import OutgoingMessage
-from tests.support import fail_statements
+from tests.support import database_url, fail_statements
 
 OFFICIAL = vector("wecom/official_wecom_callback_sample_vector.json")
 TOKEN, AES, CORP = OFFICIAL["token"], OFFICIAL["encoding_aes_key"], OFFICIAL["corp_id"]
@@ -25,7 +25,7 @@ WECHATPY = vector("wecom/wechatpy_tests_test_crypto_vectors.json")
 async def _env(tmp_path, monkeypatch, fake_api, paths=None):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    app = StubApp(f"sqlite:///{tmp_path / 'wecom.db'}", fake_api.base_url, paths)
+    app = StubApp(database_url(tmp_path, "wecom.db"), fake_api.base_url, paths)
     channel = WeComChannel.from_settings(app.settings, app.communities)
     await channel.start(app)
     return app, channel
