@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browsers screenshots
+.PHONY: demo test test-sqlite test-postgres lint bench clean browsers screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,8 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,postgres]'
 	touch $@ $(VENV)/.installed-run
 
 # The demo keeps its database (linli-demo.db) and ends with the console command and the figures.
@@ -41,8 +41,27 @@ screenshots: $(VENV)/.installed-test
 	$(BIN)/python -m tests.console.screenshots docs/screenshots
 
 # pytest exits 5 when it collects no test: say so instead of failing on it.
-test: $(VENV)/.installed-test lint browsers
-	@$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; exit $$rc
+PYTEST = rc=0; $(BIN)/pytest || rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; rc=0; fi
+
+# The whole suite twice: on SQLite, then on PostgreSQL (the server in LINLI_TEST_POSTGRES, else a
+# throwaway one started by .ci/with-postgres; without PostgreSQL installed that run is skipped
+# with a warning, except in CI, where it fails).
+test: lint browsers
+	@$(MAKE) --no-print-directory test-sqlite
+	@$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(VENV)/.installed-test
+	@echo "== the whole suite on SQLite"
+	@export LINLI_TEST_POSTGRES=; $(PYTEST); exit $$rc
+
+test-postgres: $(VENV)/.installed-test
+	@echo "== the whole suite on PostgreSQL"
+	@if [ -n "$$LINLI_TEST_POSTGRES" ]; then $(PYTEST); exit $$rc; fi; \
+	rc=0; bash .ci/with-postgres $(MAKE) --no-print-directory test-postgres || rc=$$?; \
+	if [ $$rc -eq 77 ]; then \
+	  if [ -n "$$CI" ]; then echo "PostgreSQL is required in CI" >&2; exit 1; fi; \
+	  echo "WARNING: PostgreSQL is not installed: the PostgreSQL run was skipped (apt-get install postgresql)"; rc=0; \
+	fi; exit $$rc
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loop.py

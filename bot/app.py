@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,7 +25,7 @@ from handlers.effects import Effects
 from handlers.messages import IncomingMessage
 from intents.registry import IntentRegistry
 from jobs.delivery import Deliverer
-from jobs.sweep import BATCH, claim_due
+from jobs.sweep import BATCH, MAX_ERRORS, claim_due
 from storage.community import CommunityRegistry
 from storage.db import Database
 from storage.identities import ChatBindings, Identities
@@ -52,7 +53,7 @@ class LinliApp:
         self.identities = Identities(db, communities)
         self.bindings = ChatBindings(db, communities)
         self.channels: list[Channel] = []
-        self.deliverer = Deliverer(db, self.channels, self._admins_of)
+        self.deliverer = Deliverer(db, self.channels, self._admins_of, clock=lambda: self.clock.now())
         self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
         self._scheduler: AsyncIOScheduler | None = None
         self._web = None
@@ -93,15 +94,33 @@ class LinliApp:
         return await self.deliverer.deliver_due(self.clock.now())
 
     def run_due_followups(self) -> int:
+        """Claim and run every due follow-up; returns how many were claimed.
+
+        Each row runs on its own: one that fails is rolled back, logged and recorded on its row
+        (retried after a backoff, given up with a notice to the admins after ``MAX_ERRORS``
+        failures), and the others run all the same.
+        """
         now = self.clock.now()
         count = 0
         while True:
             ids = claim_due(self.db, now, self.instance)
             for fid in ids:
-                self.core.run_followup(fid, now)
+                self._run_followup(fid, now)
             count += len(ids)
             if len(ids) < BATCH:
                 return count
+
+    def _run_followup(self, fid: int, now: datetime) -> None:
+        try:
+            self.core.run_followup(fid, now)
+        except Exception as exc:
+            log.exception("follow-up %s failed", fid)
+            try:
+                if self.core.followup_failed(fid, self.clock.now(), f"{type(exc).__name__}: {exc}"):
+                    log.error("follow-up %s given up after %s failures; the admins are told", fid, MAX_ERRORS)
+            except Exception:
+                # Not even recorded (the database is down?): its lease runs out and it is tried again.
+                log.exception("the failure of follow-up %s could not be recorded", fid)
 
     async def tick(self) -> None:
         """One scheduler beat: notice edited intents, run due follow-ups, deliver due messages."""
@@ -112,7 +131,10 @@ class LinliApp:
                 if not result.ok:
                     for community in self.communities.all():
                         self.notify_admins(community.id, f"意图配置有误，仍在使用上一版：\n{result.message}")
-            await asyncio.to_thread(self.run_due_followups)
+            try:
+                await asyncio.to_thread(self.run_due_followups)
+            except Exception:  # claiming failed (the database is locked?): deliver all the same
+                log.exception("follow-up sweep failed; the next tick tries again")
             await self.deliver_due()
 
     def notify_admins(self, community: str, text: str, event: str = "notice") -> None:

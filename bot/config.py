@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     #: Points the WeChat / WeCom API clients (token fetch included) at another server.
     wechat_api_base: str | None = None
+    #: A WeChat callback whose signed ``timestamp`` is further than this from our clock (seconds,
+    #: either way) is refused as a replay.
+    wechat_callback_max_age: float = 300.0
 
     #: The ASGI server for WeChat / WeCom callbacks.
     host: str = "127.0.0.1"

@@ -31,8 +31,9 @@ from handlers.followups import run_followup
 from handlers.intake import intake, open_clarified, pending_for, to_review
 from handlers.messages import IncomingMessage
 from handlers.phrases import is_help_request, is_only_place
-from handlers.texts import resolution_options
+from handlers.texts import followup_failed, resolution_options
 from intents.model import Classification, IntentSpec
+from jobs.sweep import MAX_ERRORS, retry_delay
 from storage.community import CommunityRegistry
 from storage.db import Database, utc
 from storage.models import FollowUp, Pending, SeenMessage, Ticket
@@ -216,20 +217,56 @@ class Core:
 
     # -- follow-ups ----------------------------------------------------------------------------
     def run_followup(self, followup_id: int, now: datetime) -> None:
-        """Run one claimed follow-up row and mark it done, in one transaction."""
+        """Run one claimed follow-up row and mark it done, in one transaction (an exception rolls
+        the whole step back; the caller records it with :meth:`followup_failed`)."""
         with self.db.session() as session:
             row = session.get(FollowUp, followup_id)
             if row is None or row.done_at is not None:
                 return
-            community_id = None
-            if row.ticket_id is not None:
-                ticket = session.get(Ticket, row.ticket_id)
-                community_id = ticket.community if ticket else None
-            elif row.pending_id is not None:
-                pending = session.get(Pending, row.pending_id)
-                community_id = pending.community if pending else None
-            community = self.communities.get(community_id) if community_id else None
+            community = self._community_of(session, row)
             if community is not None:
                 run_followup(Effects(session, community, now), row, self.spec_for)
             row.done_at = now
+            row.lease_until = None
             session.add(row)
+
+    def followup_failed(self, followup_id: int, now: datetime, error: str) -> bool:
+        """Record a failed run of a follow-up: count it, keep the error, try again after a backoff
+        from ``now``; the ``MAX_ERRORS``-th failure gives it up and tells the admins. Returns True
+        when it was given up."""
+        with self.db.session() as session:
+            row = session.get(FollowUp, followup_id)
+            if row is None or row.done_at is not None:
+                return False
+            row.errors += 1
+            row.last_error = error[:500]
+            row.lease_until = None
+            given_up = row.errors >= MAX_ERRORS
+            if given_up:
+                row.done_at = row.failed_at = now
+                community = self._community_of(session, row)
+                if community is None:
+                    log.error("follow-up %s given up; no community to tell", followup_id)
+                else:
+                    fx = Effects(session, community, now)
+                    person = None
+                    if row.pending_id is not None:
+                        pending = session.get(Pending, row.pending_id)
+                        person = community.person_name(pending.person) if pending else None
+                    text = followup_failed(row.kind, row.ticket_id, person, row.errors, error)
+                    for admin in community.admins:
+                        fx.send(admin, text, "followup_failed", row.ticket_id)
+            else:
+                row.due_at = now + retry_delay(row.errors)
+            session.add(row)
+        return given_up
+
+    def _community_of(self, session, row: FollowUp):  # noqa: ANN001, ANN202
+        community_id = None
+        if row.ticket_id is not None:
+            ticket = session.get(Ticket, row.ticket_id)
+            community_id = ticket.community if ticket else None
+        elif row.pending_id is not None:
+            pending = session.get(Pending, row.pending_id)
+            community_id = pending.community if pending else None
+        return self.communities.get(community_id) if community_id else None

@@ -105,3 +105,13 @@ class Effects:
         if kinds is not None:
             stmt = stmt.where(FollowUp.kind.in_(list(kinds)))
         self.session.execute(stmt)
+
+    def cancel_pending(self, pending_id: int) -> None:
+        """Retire the follow-ups waiting on a ``Pending`` row (its clarify timeout), in the
+        transaction that answers or deletes it: SQLite reuses a deleted row's id, so a timeout
+        left behind would fire on an unrelated row."""
+        self.session.execute(
+            update(FollowUp)
+            .where(FollowUp.pending_id == pending_id, FollowUp.done_at.is_(None))
+            .values(done_at=self.now)
+        )

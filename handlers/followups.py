@@ -1,7 +1,8 @@
 """What each scheduled follow-up does when it falls due.
 
 Every step re-checks the ticket's state first: a reminder for a ticket accepted meanwhile does
-nothing. Steps are idempotent in effect: a step runs in the transaction that marks it done.
+nothing, and a step whose ticket or ``Pending`` row is gone does nothing. Steps are idempotent in
+effect: a step runs in the transaction that marks it done.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from handlers.effects import Effects
 from handlers.intake import open_clarified
 from handlers.tickets import ask_reporters, escalate, recipients_of
 from intents.model import IntentSpec
+from storage.db import utc
 from storage.models import FollowUp, Pending, Ticket
 
 
@@ -24,7 +26,12 @@ def run_followup(fx: Effects, row: FollowUp, spec_for: Callable[[str], IntentSpe
         return
     if row.kind == "clarify_timeout":
         pending = fx.session.get(Pending, row.pending_id) if row.pending_id else None
-        if pending is not None:
+        # Only the unanswered question this timeout was set for: a row gone, or another row that
+        # got its id (another kind, or a newer question not yet expired), is left alone.
+        if (
+            pending is not None and pending.kind == "clarify" and pending.expires_at is not None
+            and utc(pending.expires_at) <= fx.now
+        ):
             open_clarified(fx, pending, None, None, None, spec_for)
         return
     ticket = fx.session.get(Ticket, row.ticket_id) if row.ticket_id else None

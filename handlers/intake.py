@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import select
 
 from handlers import texts
@@ -21,7 +20,7 @@ from handlers.phrases import find_area, public_place
 from handlers.tickets import Report, open_or_merge, reply_target, route
 from intents.model import Classification, IntentSpec
 from jobs.deadlines import CLARIFY_WAIT
-from storage.models import FollowUp, Pending, Resident, ReviewItem
+from storage.models import Pending, Resident, ReviewItem
 
 
 def home_of(fx: Effects, person: str) -> tuple[str | None, str | None, str | None]:
@@ -196,10 +195,7 @@ def open_clarified(
         name=m.get("sender_name"),
     )
     spec = spec_for(report.intent)
-    # the question is answered: its timeout must never fire (nor on a later row that reuses the id)
-    fx.session.execute(
-        update(FollowUp).where(FollowUp.pending_id == pending.id, FollowUp.done_at.is_(None)).values(done_at=fx.now)
-    )
+    fx.cancel_pending(pending.id)
     fx.session.delete(pending)
     if spec is not None:
         open_or_merge(fx, report, spec)

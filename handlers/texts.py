@@ -147,6 +147,22 @@ def reopened_headline(by: str, count: int) -> str:
     return f"【重开】{by}反馈还没解决（第{count}次重开），请重新处理工单"
 
 
+#: What each follow-up kind is called in a notice to the admins.
+FOLLOWUP_NAMES = {
+    "ack_reminder": "接单提醒", "ack_escalate": "超时未接单升级", "resolve_reminder": "办结提醒",
+    "resolve_escalate": "超时未办结升级", "resolution_check": "解决情况回访", "clarify_timeout": "“几号楼”询问超时派单",
+}
+
+
+def followup_failed(kind: str, tid: int | None, person: str | None, tries: int, error: str) -> str:
+    what = FOLLOWUP_NAMES.get(kind, kind)
+    about = f"工单 #{tid} 的" if tid is not None else (f"{person} 的楼号询问的" if person else "")
+    return (
+        f"【系统故障】{about}定时任务「{what}」连续 {tries} 次执行失败，已停止重试，请人工跟进。\n"
+        f"错误：{error[:200]}"
+    )
+
+
 def refused(reason: str) -> str:
     return f"无法执行：{reason}"
 

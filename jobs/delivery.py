@@ -1,8 +1,10 @@
 """Deliver outbox rows through the channel that can reach each recipient, after commit.
 
 At least once: a row is marked sent only after the channel accepted it; a crash in between sends
-it again after restart (the row id is the idempotency key). Failed sends back off and retry;
-nothing is dropped silently.
+it again after restart (the row id is the idempotency key). Failed sends back off (from the time
+of the failure) and retry; nothing is dropped silently. A row the channel accepted is never sent
+again by this process, even when writing ``sent_at`` fails (a locked database): the write is kept
+and retried on the next pass.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlmodel import select
 
 from bot.channels.base import Channel, DeliveryError, RecipientUnreachable
 from handlers.messages import Button, OutgoingMessage
-from storage.db import Database, utc
+from storage.db import Database, now_utc, utc
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,16 @@ class Deliverer:
     """Claims due outbox rows and hands them to channels."""
 
     def __init__(
-        self, db: Database, channels: Sequence[Channel], admins_of: Callable[[str], list[str]] = lambda c: []
+        self, db: Database, channels: Sequence[Channel], admins_of: Callable[[str], list[str]] = lambda c: [],
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.db = db
         self.channels = channels
         self.admins_of = admins_of
+        #: The current time: a backoff counts from the failure, not from the start of a long pass.
+        self.clock = clock
+        #: Rows a channel accepted whose ``sent_at`` could not be written yet: row id → time sent.
+        self.unrecorded: dict[int, datetime] = {}
 
     def pick(self, row: Outbox) -> Channel | None:
         ordered = sorted(self.channels, key=lambda ch: ch.name != row.channel)
@@ -81,33 +88,60 @@ class Deliverer:
 
     async def deliver_due(self, now: datetime) -> int:
         """Send every due row once; returns how many were sent."""
+        self._record_unrecorded()
         sent = 0
         for row in self.claim(now):
+            if row.id in self.unrecorded:
+                continue  # already sent; only its bookkeeping is late
             channel = self.pick(row)
             if channel is None:
                 # A link may still be made (an invite redeemed); after a few tries, give up and say so.
                 give_up = row.attempts + 1 >= UNREACHABLE_TRIES
-                self._failed(row.id, now, f"no channel can reach {row.recipient}", retry_after=600, permanent=give_up)
+                self._failed(row.id, f"no channel can reach {row.recipient}", retry_after=600, permanent=give_up)
                 if give_up:
-                    self._tell_admins(row, now)
+                    self._tell_admins(row, self.clock())
                 continue
             try:
                 await channel.send(to_message(row))
             except RecipientUnreachable as exc:
-                self._failed(row.id, now, str(exc), permanent=True)
+                self._failed(row.id, str(exc), permanent=True)
             except DeliveryError as exc:
-                self._failed(row.id, now, str(exc), retry_after=exc.retry_after)
+                self._failed(row.id, str(exc), retry_after=exc.retry_after)
             except Exception as exc:  # a channel bug must not stop the others
                 log.exception("delivery of outbox row %s failed", row.id)
-                self._failed(row.id, now, repr(exc))
+                self._failed(row.id, repr(exc))
             else:
-                with self.db.session() as s:
-                    s.execute(update(Outbox).where(Outbox.id == row.id).values(sent_at=now, lease_until=None))
+                self._sent(row.id, self.clock())
                 sent += 1
         return sent
 
-    def _failed(
-        self, row_id: int, now: datetime, error: str, retry_after: float | None = None, permanent: bool = False
+    def _sent(self, row_id: int, at: datetime) -> None:
+        """Record a send the platform accepted. Never raises: a failed write is kept in
+        ``unrecorded`` (so the row is not sent again) and retried on the next pass."""
+        try:
+            with self.db.session() as s:
+                s.execute(update(Outbox).where(Outbox.id == row_id).values(sent_at=at, lease_until=None))
+        except Exception:
+            log.exception("outbox row %s was sent but could not be marked sent; trying again on the next pass", row_id)
+            self.unrecorded[row_id] = at
+        else:
+            self.unrecorded.pop(row_id, None)
+
+    def _record_unrecorded(self) -> None:
+        for row_id, at in list(self.unrecorded.items()):
+            self._sent(row_id, at)
+
+    def _failed(self, row_id: int, error: str, retry_after: float | None = None, permanent: bool = False) -> None:
+        """Record a failed send; the backoff counts from now. A failed write leaves the lease to
+        run out, after which the row is tried again."""
+        try:
+            self._record_failure(row_id, self.clock(), error, retry_after, permanent)
+        except Exception:
+            log.exception("the failed delivery of outbox row %s could not be recorded", row_id)
+        log.warning("outbox row %s not delivered (%s)", row_id, error)
+
+    def _record_failure(
+        self, row_id: int, now: datetime, error: str, retry_after: float | None, permanent: bool
     ) -> None:
         with self.db.session() as s:
             row = s.get(Outbox, row_id)
@@ -124,7 +158,6 @@ class Deliverer:
                 )
                 row.not_before = now + backoff
             s.add(row)
-        log.warning("outbox row %s not delivered (%s)", row_id, error)
 
     def _tell_admins(self, row: Outbox, now: datetime) -> None:
         """Queue a notice to the admins about a message no channel could deliver (never about a

@@ -19,6 +19,16 @@ from storage.models import FollowUp
 LEASE = timedelta(minutes=2)
 #: Rows claimed per round; a full round means more may be due.
 BATCH = 200
+#: A follow-up that fails is tried again after 1, 2, 4, 8... minutes (at most an hour), counted
+#: from the failure; the ``MAX_ERRORS``-th failure gives it up and the admins are told.
+MAX_ERRORS = 5
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+
+
+def retry_delay(errors: int) -> timedelta:
+    """How long a follow-up that has failed ``errors`` times waits before its next try."""
+    return min(RETRY_FIRST * 2 ** min(max(errors - 1, 0), 16), RETRY_MAX)
 
 
 def claim_due(db: Database, now: datetime, owner: str, limit: int = BATCH) -> list[int]:

@@ -78,7 +78,8 @@ class TicketEvent(SQLModel, table=True):
 
 
 class FollowUp(SQLModel, table=True):
-    """A scheduled step for a ticket (reminder, escalation, resolution check...).
+    """A scheduled step for a ticket (reminder, escalation, resolution check...) or for a
+    clarification (``clarify_timeout``, with ``pending_id``).
 
     Pending rows have ``done_at`` NULL; the sweep claims rows with ``due_at <= now`` through the
     ``(done_at, due_at)`` index, so its cost grows with the rows due, not with all open tickets.
@@ -92,8 +93,13 @@ class FollowUp(SQLModel, table=True):
     generation: int = 0
     lease_until: datetime | None = Field(default=None, sa_column=_ts())
     lease_owner: str | None = None
-    attempts: int = 0
+    attempts: int = 0  # times claimed
     done_at: datetime | None = Field(default=None, sa_column=_ts())
+    #: Failed runs so far; each moves ``due_at`` on by a backoff, the last one gives the row up.
+    errors: int = 0
+    last_error: str | None = None
+    #: Set (with ``done_at``) when the row was given up after too many failures.
+    failed_at: datetime | None = Field(default=None, sa_column=_ts())
 
     __table_args__ = (Index("ix_followup_due", "done_at", "due_at"),)
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,33 @@ def msg(when: str, sender: str, text: str, chat: str = "group", mid: str | None 
 
 def tick(when: str) -> dict:
     return {"at": at(when)}
+
+
+def fail_statements(engine, match: Callable[[str], bool], times: int = 1) -> list[str]:
+    """Make the next ``times`` SQL statements that ``match`` fail as a locked database does;
+    returns the list of statements failed so far."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    failed: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if len(failed) < times and match(statement):
+            failed.append(statement)
+            raise OperationalError(statement, parameters, Exception("database is locked"))
+
+    event.listen(engine, "before_cursor_execute", before)
+    return failed
+
+
+def updates(table: str, column: str) -> Callable[[str], bool]:
+    """Matches an UPDATE of ``table`` that sets ``column``."""
+
+    def match(statement: str) -> bool:
+        head = " ".join(statement.split()).upper()
+        return head.startswith(f"UPDATE {table.upper()} SET") and column.upper() in head.split(" WHERE ")[0]
+
+    return match
 
 
 def database_url(tmp_path: Path, db: str) -> str:

@@ -16,7 +16,11 @@ from handlers.messages import OutgoingMessage
 
 
 class SimulatedChannel(Channel):
-    """Reaches everybody; "sending" writes one JSON line (and, if ``pretty``, a chat-like line)."""
+    """Reaches everybody; "sending" writes one JSON line (and, if ``pretty``, a chat-like line).
+
+    A line is flushed before ``send`` returns: the outbox marks the row sent only after that, so a
+    ``kill -9`` never loses a line that the database says was sent (a crash between the flush and
+    the mark can repeat one, as any channel can)."""
 
     name = "simulated"
 
@@ -37,9 +41,11 @@ class SimulatedChannel(Channel):
         self.sent.append(record)
         if self.out is not None:
             self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.out.flush()
         if self.pretty is not None:
             who = "业主群" if message.to == "group" else self.names.get(message.to, message.to)
             tag = f" #{message.ticket}" if message.ticket else ""
             body = message.text.replace("\n", "\n" + " " * 8)
             buttons = "  " + " ".join(f"[{b.label}]" for b in message.buttons) if message.buttons else ""
             self.pretty.write(f"{at:%m-%d %H:%M}  🤖 邻里 → {who}（{message.event}{tag}）：{body}{buttons}\n")
+            self.pretty.flush()

@@ -5,10 +5,11 @@ Callback ``/wechat/<community id>`` (served by :mod:`bot.channels.web`):
 - ``GET``: WeChat's URL verification (signature over token, timestamp, nonce) → echostr.
 - ``POST``: a message, plain or safe mode (AES, ``encoding_aes_key`` set and ``encrypt_type=aes``).
   The signature is checked before anything else: a forged request gets 403 and never reaches the
-  core (so it cannot mark a MsgId as seen). Malformed XML or any DOCTYPE/entity → 400, a body over
-  64 KiB → 413.
+  core (so it cannot mark a MsgId as seen); so does a signed ``timestamp`` more than 5 minutes
+  (``LINLI_WECHAT_CALLBACK_MAX_AGE``) away from our clock, or none: a captured request cannot be
+  replayed later. Malformed XML or any DOCTYPE/entity → 400, a body over 64 KiB → 413.
 - text and voice-with-``Recognition`` go to the core as private messages (``platform_id`` = MsgId,
-  the core dedupes WeChat's retries); a location goes with its label as ``location_hint``; images,
+  or ``FromUserName`` + ``CreateTime`` when there is no MsgId: the core dedupes WeChat's retries); a location goes with its label as ``location_hint``; images,
   voice without recognition and other media get a direct (passive) reply asking for words;
   ``subscribe`` gets a welcome and how to register a home (``绑定 3-2-1201``).
 - The answer is ``success`` (or the passive reply) within WeChat's 5 s; what the core says is
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,6 +64,7 @@ from bot.channels.wechat_common import (
     MAX_BODY,
     TOKEN_ERRORS,
     BodyTooLarge,
+    LateWrites,
     OAClient,
     Submitter,
     call_client,
@@ -166,14 +169,17 @@ class WeChatChannel(Channel):
 
     name = "wechat"
 
-    def __init__(self, communities: Any, api_base: str | None = None) -> None:
+    def __init__(self, communities: Any, api_base: str | None = None, max_age: float = 300.0) -> None:
         self.communities = communities
         self.api_base = api_base
+        #: How far a callback's signed timestamp may be from our clock.
+        self.max_age = timedelta(seconds=max_age)
         self.extras: dict[str, WeChatExtras] = check_extras(WeChatExtras, "wechat", communities)  # type: ignore[assignment]
         self.app: LinliApp | None = None
         self.submitter = Submitter()
         self._clients: dict[str, OAClient] = {}
         self._cryptos: dict[str, WeChatCrypto] = {}
+        self.late = LateWrites()
 
     # ------------------------------------------------------------------ setup
 
@@ -181,7 +187,8 @@ class WeChatChannel(Channel):
     def from_settings(cls, settings: Any, communities: Any) -> WeChatChannel | None:
         if not any(c.wechat is not None for c in communities.all()):
             return None
-        return cls(communities, api_base=getattr(settings, "wechat_api_base", None))
+        return cls(communities, api_base=getattr(settings, "wechat_api_base", None),
+                   max_age=getattr(settings, "wechat_callback_max_age", 300.0))
 
     async def start(self, app: LinliApp) -> None:
         self.app = app
@@ -262,6 +269,8 @@ class WeChatChannel(Channel):
                 check_signature(cfg.token, q.get("signature", ""), timestamp, nonce)
             except InvalidSignatureException:
                 return PlainTextResponse("forbidden", status_code=403)
+        if not self._fresh(timestamp):
+            return PlainTextResponse("stale timestamp", status_code=403)
         if looks_unsafe(body):
             return PlainTextResponse("bad request", status_code=400)
         try:
@@ -280,6 +289,15 @@ class WeChatChannel(Channel):
         if looks_unsafe(plain):
             return PlainTextResponse("bad request", status_code=400)
         return _Verified(plain, True, nonce, timestamp)
+
+    def _fresh(self, timestamp: str) -> bool:
+        """The signed timestamp is within ``max_age`` of our clock (a replay is not)."""
+        try:
+            sent = datetime.fromtimestamp(int(timestamp), UTC)
+        except (ValueError, OverflowError, OSError):
+            return False
+        assert self.app is not None
+        return abs(now_from(self.app) - sent) <= self.max_age
 
     def _passive(self, community_id: str, cfg: Any, message: Any, text: str, verified: _Verified) -> Response:
         xml = TextReply(source=message.target, target=message.source, content=text).render()
@@ -324,6 +342,9 @@ class WeChatChannel(Channel):
         self.touch(community_id, openid)
         sender = app.identities.resolve(community_id, "wechat", openid) or f"wx:{openid}"
         msg_id = message.id
+        if not msg_id and message.time:
+            # WeChat's advice for messages without MsgId: FromUserName + CreateTime identify them.
+            msg_id = f"{openid}@{message.time}"
         incoming = IncomingMessage(
             community=community_id,
             chat="private",
@@ -376,13 +397,30 @@ class WeChatChannel(Channel):
             last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
             return now - last < WINDOW and row.cs_sent < limit
 
-    def _count_sent(self, community_id: str, openid: str) -> None:
-        assert self.app is not None
-        with self.app.db.session() as s:
-            row = s.get(WeChatWindow, (community_id, openid))
-            if row is not None:
-                row.cs_sent += 1
-                s.add(row)
+    @staticmethod
+    def _count_sent(s: Any, community_id: str, openid: str) -> None:
+        row = s.get(WeChatWindow, (community_id, openid))
+        if row is not None:
+            row.cs_sent += 1
+            s.add(row)
+
+    def _sent(self, community_id: str, openid: str, outbox_id: int | None, how: str) -> None:
+        """After WeChat accepted an outbox row: record it and, for a customer-service message,
+        count it against the window, in one transaction, never raising (see :class:`LateWrites`)."""
+        app = self.app
+        assert app is not None
+        at = now_from(app)
+
+        def write() -> None:
+            with app.db.session() as s:
+                if outbox_id is not None:
+                    if s.get(WeChatDelivery, (self.name, outbox_id)) is not None:
+                        return  # written before
+                    s.add(WeChatDelivery(channel=self.name, outbox_id=outbox_id, how=how, at=at))
+                if how == "custom":
+                    self._count_sent(s, community_id, openid)
+
+        self.late.run(("outbox", outbox_id) if outbox_id is not None else object(), write)
 
     def _close_window(self, community_id: str, openid: str) -> None:
         assert self.app is not None
@@ -429,12 +467,6 @@ class WeChatChannel(Channel):
         with self.app.db.session() as s:
             return s.get(WeChatDelivery, (self.name, outbox_id)) is not None
 
-    def _record(self, outbox_id: int, how: str) -> None:
-        assert self.app is not None
-        with self.app.db.session() as s:
-            if s.get(WeChatDelivery, (self.name, outbox_id)) is None:
-                s.add(WeChatDelivery(channel=self.name, outbox_id=outbox_id, how=how, at=now_from(self.app)))
-
     async def send(self, message: OutgoingMessage) -> None:
         app = self.app
         cfg = self.config(message.community)
@@ -443,7 +475,8 @@ class WeChatChannel(Channel):
         openids = self._openids(message.community, message.to)
         if not openids:
             raise RecipientUnreachable(f"{message.to} has no WeChat account linked")
-        if message.id is not None and self._already(message.id):
+        self.late.retry()
+        if message.id is not None and (("outbox", message.id) in self.late or self._already(message.id)):
             return
         openid = self._pick_openid(message.community, openids)
         text = render_buttons(message.text, message.buttons)
@@ -457,8 +490,7 @@ class WeChatChannel(Channel):
                 else:
                     raise self._delivery_error(exc) from None
             else:
-                self._count_sent(message.community, openid)
-                self._record(message.id, "custom")
+                self._sent(message.community, openid, message.id, "custom")
                 return
         template_id = cfg.templates.get(message.event) or cfg.templates.get("default")
         if template_id:
@@ -469,7 +501,7 @@ class WeChatChannel(Channel):
                     raise self._delivery_error(exc) from None
                 log.warning("template message for %s refused: %s", message.community, exc)
             else:
-                self._record(message.id, "template")
+                self._sent(message.community, openid, message.id, "template")
                 return
         self._queue(message, openid, text, now)
 
@@ -541,8 +573,11 @@ class WeChatChannel(Channel):
                 )
                 .order_by(WeChatQueued.id)  # type: ignore[arg-type]
             ).all()
+        self.late.retry()
         sent = 0
         for row in rows:
+            if ("queued", row.id) in self.late:
+                continue  # sent already; its bookkeeping is late
             if not self._window_open(community_id, openid, now_from(app)):
                 break
             try:
@@ -557,11 +592,22 @@ class WeChatChannel(Channel):
                         fresh.attempts += 1
                         s.add(fresh)
                 break
-            self._count_sent(community_id, openid)
-            with app.db.session() as s:
-                fresh = s.get(WeChatQueued, row.id)
-                if fresh is not None:
-                    fresh.sent_at = now_from(app)
-                    s.add(fresh)
+            self.late.run(("queued", row.id), self._queued_sent(community_id, openid, row.id, now_from(app)))
             sent += 1
         return sent
+
+    def _queued_sent(self, community_id: str, openid: str, queued_id: int | None, at: datetime) -> Callable[[], None]:
+        """The write after a queued message went out: mark it sent and count it, once."""
+        app = self.app
+        assert app is not None
+
+        def write() -> None:
+            with app.db.session() as s:
+                fresh = s.get(WeChatQueued, queued_id)
+                if fresh is None or fresh.sent_at is not None:
+                    return
+                fresh.sent_at = at
+                s.add(fresh)
+                self._count_sent(s, community_id, openid)
+
+        return write

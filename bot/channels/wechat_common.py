@@ -153,6 +153,36 @@ async def call_client(client: OAClient | WorkClient, fn: Callable[..., Any], *ar
     return await asyncio.to_thread(run)
 
 
+class LateWrites:
+    """Bookkeeping due after the platform accepted a message (the delivery record, the window's
+    count). It never raises: the message is out, and failing the send would make the outbox send
+    it again. A write that fails (a locked database) is kept under its key and retried by
+    :meth:`retry`; while it waits, ``key in late_writes`` tells the channel the message went out.
+    Each write must be idempotent."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[object, Callable[[], None]] = {}
+
+    def run(self, key: object, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as exc:
+            log.warning("bookkeeping of a sent message failed (%s); retried later", redact(repr(exc)))
+            self._waiting[key] = write
+        else:
+            self._waiting.pop(key, None)
+
+    def retry(self) -> None:
+        for key, write in list(self._waiting.items()):
+            self.run(key, write)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._waiting
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
 class BodyTooLarge(Exception):
     pass
 

@@ -43,6 +43,7 @@ from bot.channels.wechat import check_extras
 from bot.channels.wechat_common import (
     MAX_BODY,
     BodyTooLarge,
+    LateWrites,
     Submitter,
     WorkClient,
     call_client,
@@ -108,6 +109,7 @@ class WeComChannel(Channel):
         self.submitter = Submitter()
         self._clients: dict[str, WorkClient] = {}
         self._cryptos: dict[str, WeChatCrypto] = {}
+        self.late = LateWrites()
 
     @classmethod
     def from_settings(cls, settings: Any, communities: Any) -> WeComChannel | None:
@@ -237,6 +239,9 @@ class WeComChannel(Channel):
         userids = self._userids(message.community, message.to)
         if not userids:
             raise RecipientUnreachable(f"{message.to} has no WeCom account linked")
+        self.late.retry()
+        if ("outbox", message.id) in self.late:
+            return  # sent already; its record is late
         with app.db.session() as s:
             if s.get(WeChatDelivery, (self.name, message.id)) is not None:
                 return
@@ -264,6 +269,11 @@ class WeComChannel(Channel):
         invalid = set(str((result or {}).get("invaliduser") or "").split("|")) - {""}
         if invalid and invalid >= set(userids):
             raise RecipientUnreachable("WeCom: the recipient is not visible to this app")
-        with app.db.session() as s:
-            if s.get(WeChatDelivery, (self.name, message.id)) is None:
-                s.add(WeChatDelivery(channel=self.name, outbox_id=message.id, how="app", at=now_from(app)))
+        at = now_from(app)
+
+        def record() -> None:  # never raises: WeCom has the message (see LateWrites)
+            with app.db.session() as s:
+                if s.get(WeChatDelivery, (self.name, message.id)) is None:
+                    s.add(WeChatDelivery(channel=self.name, outbox_id=message.id, how="app", at=at))
+
+        self.late.run(("outbox", message.id), record)

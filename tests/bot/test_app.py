@@ -14,8 +14,9 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from handlers.messages import IncomingMessage
 from intents.loader import default_intents_dir
+from storage.db import utc
 from storage.models import Outbox
-from tests.support import COMMUNITY
+from tests.support import COMMUNITY, database_url, fail_statements, updates
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -41,7 +42,7 @@ def app(tmp_path):
     intents = tmp_path / "intents"
     shutil.copytree(default_intents_dir(), intents, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     clock = ManualClock(T0)
-    app = LinliApp.build(Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}"), [COMMUNITY], intents, clock)
+    app = LinliApp.build(Settings(database_url=database_url(tmp_path, "app.db")), [COMMUNITY], intents, clock)
     app.channel = FakeChannel()
     app.add_channel(app.channel)
     yield app
@@ -71,6 +72,36 @@ async def test_failed_delivery_is_retried_later_and_never_lost(app):
         assert all(r.sent_at is not None for r in s.exec(select(Outbox)).all())
     await app.tick()
     assert len(app.channel.sent) == 2  # nothing twice
+
+
+async def test_a_failed_write_after_a_successful_send_never_sends_again(app):
+    failed = fail_statements(app.db.engine, updates("outbox", "sent_at"), times=1)
+    await app.submit(report("8号楼楼道灯不亮", "1"))
+    assert len(failed) == 1  # the first message went out, and recording it failed
+    for minutes in (2, 10, 60):  # well past the lease and any backoff
+        app.clock.set(T0 + timedelta(minutes=minutes))
+        await app.tick()
+    assert sorted(m.event for m in app.channel.sent) == ["dispatched", "ticket_opened"]  # each once
+    with app.db.session() as s:
+        assert all(r.sent_at is not None for r in s.exec(select(Outbox)).all())  # recorded on a later pass
+
+
+async def test_backoff_counts_from_the_failure_not_from_the_start_of_the_pass(app):
+    failed_at = {}
+
+    class Slow(FakeChannel):
+        async def send(self, message):
+            app.clock.set(app.clock.now() + timedelta(minutes=10))  # a slow API: the pass takes a while
+            failed_at[message.id] = app.clock.now()
+            raise DeliveryError("timed out")
+
+    app.channels[:] = [Slow()]
+    app.notify_admins("zhenghong", "测试通知")
+    await app.deliver_due()
+    with app.db.session() as s:
+        rows = s.exec(select(Outbox)).all()
+    assert len(failed_at) == len(rows) == 2
+    assert all(utc(r.not_before) > failed_at[r.id] for r in rows)
 
 
 async def test_unreachable_recipient_is_marked_failed_not_retried(app):
@@ -116,7 +147,7 @@ class StaffOnlyChannel(FakeChannel):
 
 async def test_a_message_no_channel_can_deliver_is_given_up_and_the_admins_told(tmp_path):
     clock = ManualClock(T0)
-    app = LinliApp.build(Settings(database_url=f"sqlite:///{tmp_path / 'u.db'}"), [COMMUNITY], clock=clock)
+    app = LinliApp.build(Settings(database_url=database_url(tmp_path, "u.db")), [COMMUNITY], clock=clock)
     channel = StaffOnlyChannel()
     app.add_channel(channel)
     with app.db.session() as s:

@@ -12,7 +12,7 @@ from bot.cli import main
 from intents.loader import default_intents_dir, load_intents
 from storage.db import Database
 from storage.models import ReviewItem
-from tests.support import COMMUNITY
+from tests.support import COMMUNITY, database_url
 
 
 @pytest.fixture
@@ -22,8 +22,18 @@ def intents_copy(tmp_path):
     return folder
 
 
-def seed_review(db_path, text):
-    db = Database(f"sqlite:///{db_path}")
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    """(URL, the CLI's database options): ``--db FILE`` on SQLite, ``LINLI_DATABASE_URL`` on PostgreSQL."""
+    url = database_url(tmp_path, "cli.db")
+    if url.startswith("sqlite"):
+        return url, ["--db", str(tmp_path / "cli.db")]
+    monkeypatch.setenv("LINLI_DATABASE_URL", url)
+    return url, []
+
+
+def seed_review(url, text):
+    db = Database(url)
     db.create_all()
     with db.session() as s:
         s.add(ReviewItem(community="zhenghong", person="r_li", text=text, guess="lighting", confidence=0.3,
@@ -31,40 +41,40 @@ def seed_review(db_path, text):
     db.dispose()
 
 
-def test_review_lists_and_resolves_into_a_new_example(tmp_path, intents_copy, capsys):
-    db = tmp_path / "r.db"
+def test_review_lists_and_resolves_into_a_new_example(db, intents_copy, capsys):
+    url, opts = db
     text = "楼梯口那块晚上伸手不见五指"
-    seed_review(db, text)
-    assert main(["review", "--community", str(COMMUNITY), "--db", str(db), "--intents", str(intents_copy)]) == 0
+    seed_review(url, text)
+    assert main(["review", "--community", str(COMMUNITY), *opts, "--intents", str(intents_copy)]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(i["id"], i["text"], i["guess"]) for i in listed] == [(1, text, "lighting")]
-    code = main(["review", "--community", str(COMMUNITY), "--db", str(db), "--intents", str(intents_copy),
+    code = main(["review", "--community", str(COMMUNITY), *opts, "--intents", str(intents_copy),
                  "--resolve", "1", "lighting", "--add-example"])
     assert code == 0
     lighting = load_intents(intents_copy).defs["lighting"]
     assert text in [example for example, _line in lighting.examples]
     capsys.readouterr()
-    main(["review", "--community", str(COMMUNITY), "--db", str(db), "--intents", str(intents_copy)])
+    main(["review", "--community", str(COMMUNITY), *opts, "--intents", str(intents_copy)])
     assert capsys.readouterr().out == ""  # resolved items leave the list
 
 
-def test_review_refuses_unknown_intents_and_items(tmp_path, intents_copy, capsys):
-    db = tmp_path / "r.db"
-    seed_review(db, "随便一句")
-    base = ["review", "--community", str(COMMUNITY), "--db", str(db), "--intents", str(intents_copy)]
+def test_review_refuses_unknown_intents_and_items(db, intents_copy, capsys):
+    url, opts = db
+    seed_review(url, "随便一句")
+    base = ["review", "--community", str(COMMUNITY), *opts, "--intents", str(intents_copy)]
     assert main([*base, "--resolve", "1", "lightning"]) == 2
     assert main([*base, "--resolve", "9", "lighting"]) == 2
     assert "unknown intent 'lightning'" in capsys.readouterr().err
 
 
-def test_people_invite_prints_one_code_and_deep_link_per_person(tmp_path, capsys):
-    db = tmp_path / "p.db"
-    assert main(["people", "invite", "--community", str(COMMUNITY), "--db", str(db), "--bot", "linli_bot",
+def test_people_invite_prints_one_code_and_deep_link_per_person(db, capsys):
+    _, opts = db
+    assert main(["people", "invite", "--community", str(COMMUNITY), *opts, "--bot", "linli_bot",
                  "bh3", "gw1"]) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [r[0] for r in rows] == ["bh3", "gw1"]
     assert rows[0][3] == f"https://t.me/linli_bot?start={rows[0][2]}" and rows[0][2] != rows[1][2]
-    assert main(["people", "invite", "--community", str(COMMUNITY), "--db", str(db), "nobody"]) == 2
+    assert main(["people", "invite", "--community", str(COMMUNITY), *opts, "nobody"]) == 2
 
 
 def test_community_check(tmp_path, capsys):

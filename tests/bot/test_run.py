@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from tests.support import ROOT
+from tests.support import ROOT, database_url
 
 COMMUNITY = ROOT / "tests" / "bot" / "channels" / "fixtures" / "wechat_plain_community.yaml"
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def test_run_serves_wechat_callbacks_until_sigterm(tmp_path):
     port = free_port()
-    env = {**os.environ, "LINLI_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}", "LINLI_TICK_SECONDS": "1",
+    env = {**os.environ, "LINLI_DATABASE_URL": database_url(tmp_path, "run.db"), "LINLI_TICK_SECONDS": "1",
            "LINLI_WECHAT_API_BASE": "http://127.0.0.1:9/"}
     env.pop("LINLI_TELEGRAM_TOKEN", None)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--community", str(COMMUNITY), "--port", str(port)],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
 import subprocess
 import sys
+import time
 
-from tests.support import COMMUNITY, ROOT, msg, simulate, tick
+from tests.support import COMMUNITY, ROOT, database_url, msg, simulate, tick
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -29,6 +33,21 @@ def test_cli_reads_events_and_writes_json_lines_and_tickets(tmp_path):
                         "reopen_count", "escalation_level", "opened_at", "closed_at", "area", "nudges",
                         "satisfaction"}
     assert row["id"] == lines[0]["ticket"] == 1 and row["intent"] == "elevator"
+
+
+def test_cli_survives_the_answered_building_question_of_issue_11(tmp_path):
+    events = [
+        msg("03-02 09:00", "r_zhou", "楼道灯不亮好几天了"),
+        msg("03-02 09:05", "r_zhou", "3号楼"),
+        msg("03-02 09:10", "bh3", "/accept 1", chat="private"),
+        msg("03-02 09:15", "bh3", "/done 1", chat="private"),
+        tick("03-02 09:40"),
+    ]
+    done = run_cli("simulate", "--community", str(COMMUNITY), "-",
+                   stdin="".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert [json.loads(line)["event"] for line in done.stdout.splitlines()] == [
+        "clarify", "ticket_opened", "dispatched", "reply", "resolution_check", "reply"]
 
 
 def test_malformed_lines_are_reported_with_their_number_and_the_rest_goes_on(tmp_path):
@@ -56,6 +75,41 @@ def test_restart_with_db_loses_nothing_and_sends_nothing_twice(tmp_path):
     assert third.sent == []
 
 
+def test_kill_9_loses_no_output_line(tmp_path):
+    db, out_path = tmp_path / "state.db", tmp_path / "out.jsonl"
+    report = json.dumps(msg("03-02 09:00", "r_zhao", "3号楼楼道灯不亮", mid="m-1"), ensure_ascii=False)
+
+    def marked_sent() -> int:
+        if not db.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(db)) as c:
+            try:
+                return c.execute("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet
+                return 0
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout as in production
+    with out_path.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "simulate", "--community", str(COMMUNITY),
+                                 "--db", str(db), "-"], stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL,
+                                text=True, cwd=ROOT, env=buffered)
+        try:
+            proc.stdin.write(report + "\n")
+            proc.stdin.flush()  # stdin stays open: the simulator waits for more
+            deadline = time.monotonic() + 120  # a guard against hanging, not a measurement
+            while marked_sent() < 2:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            proc.kill()  # SIGKILL: nothing is flushed on the way out
+            proc.wait()
+    first = [json.loads(line) for line in out_path.read_text(encoding="utf-8").splitlines()]
+    second = run_cli("simulate", "--community", str(COMMUNITY), "--db", str(db), "-",
+                     stdin=json.dumps(tick("03-02 09:30")) + "\n")
+    lines = first + [json.loads(line) for line in second.stdout.splitlines()]
+    assert [m["event"] for m in lines] == ["ticket_opened", "dispatched"]  # each once, none lost
+
+
 def test_deferred_messages_wait_in_the_db_for_the_next_run(tmp_path):
     first = simulate(tmp_path, [msg("03-02 23:00", "r_wu", "11号楼2单元楼道灯坏了，黑漆漆的")], db="q.db")
     assert [m["event"] for m in first.sent] == ["ticket_opened"]
@@ -79,6 +133,6 @@ def test_bad_community_file_stops_with_file_and_line(tmp_path):
 def test_run_without_any_channel_says_so_and_fails(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bot.cli", "run", "--community", str(COMMUNITY)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "LINLI_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+                          env={"PATH": "/usr/bin:/bin", "LINLI_DATABASE_URL": database_url(tmp_path, "x.db")})
     assert done.returncode != 0
     assert "no channel is configured" in done.stderr

@@ -16,14 +16,14 @@ from intents.registry import IntentRegistry
 from storage.community import CommunityRegistry
 from storage.db import Database
 from storage.models import FollowUp, Outbox, SeenMessage, Ticket, TicketEvent
-from tests.support import COMMUNITY
+from tests.support import COMMUNITY, database_url
 
 SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
 def core(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'core.db'}")
+    db = Database(database_url(tmp_path, "core.db"))
     db.create_all()
     yield Core(db, CommunityRegistry.load([COMMUNITY]), IntentRegistry())
     db.dispose()

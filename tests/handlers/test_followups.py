@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.support import msg, simulate, tick
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from jobs.sweep import MAX_ERRORS
+from storage.db import utc
+from storage.models import FollowUp, Pending
+from tests.support import at, msg, simulate, tick
 
 REPORT = msg("03-02 09:00", "r_zhao", "3号楼2单元楼道灯不亮")  # lighting: ack 4h, resolve 2d
 
@@ -117,3 +124,73 @@ def test_urgent_ticket_ignores_quiet_hours_and_alerts_the_grid_worker(tmp_path):
     assert r.to("gw2", "dispatched")[0]["at"] == "2026-03-03T00:20:00+08:00"
     assert r.to("bh11", "reminder")[0]["at"] == "2026-03-03T00:35:00+08:00"  # urgent ack: 15 min
     assert r.to("gw2", "escalated")[0]["at"] == "2026-03-03T00:50:00+08:00"
+
+
+# -- faults: stale rows, failing rows -------------------------------------------------------------
+
+NO_BUILDING = [
+    msg("03-02 09:00", "r_zhou", "楼道灯不亮好几天了"),  # r_zhou has no registered home: "几号楼？"
+    msg("03-02 09:05", "r_zhou", "3号楼"),
+    msg("03-02 09:10", "bh3", "/accept 1", chat="private"),
+    msg("03-02 09:15", "bh3", "/done 1", chat="private"),
+]
+
+
+def when(text: str) -> datetime:
+    """'03-02 09:30' in Shanghai → UTC, as the app stores times."""
+    return datetime.fromisoformat(at(text)).astimezone(UTC)
+
+
+def followups(r, kind: str) -> list[FollowUp]:
+    with r.app.db.session() as s:
+        return list(s.exec(select(FollowUp).where(FollowUp.kind == kind).order_by(FollowUp.id)).all())
+
+
+def test_answering_the_building_question_retires_its_timeout(tmp_path):
+    # The repro of issue 11: the timeout used to fire at 09:30 on whatever Pending row had its id by then.
+    r = simulate(tmp_path, [*NO_BUILDING, tick("03-02 09:40")])
+    assert r.code == 0 and r.stderr == ""
+    assert [m["event"] for m in r.sent] == [
+        "clarify", "ticket_opened", "dispatched", "reply", "resolution_check", "reply"]
+    assert len(r.tickets) == 1 and r.ticket(1)["status"] == "resolved"
+    [timeout] = followups(r, "clarify_timeout")
+    assert utc(timeout.done_at) == when("03-02 09:05")
+
+
+def test_a_follow_up_whose_pending_row_or_ticket_is_gone_does_nothing(tmp_path):
+    first = simulate(tmp_path, NO_BUILDING, db="stale.db")
+    with first.app.db.session() as s:
+        resolution = s.exec(select(Pending).where(Pending.kind == "resolution")).one()
+        due = when("03-02 09:30")
+        # Rows left by an older release: a timeout pointing at a reused id, at no row, at no ticket.
+        s.add(FollowUp(kind="clarify_timeout", pending_id=resolution.id, due_at=due))
+        s.add(FollowUp(kind="clarify_timeout", pending_id=9999, due_at=due))
+        s.add(FollowUp(kind="ack_reminder", ticket_id=None, due_at=due))
+    second = simulate(tmp_path, [tick("03-02 09:40")], db="stale.db")
+    assert second.code == 0 and second.sent == []
+    assert len(second.tickets) == 1 and second.ticket(1)["status"] == "resolved"
+    with second.app.db.session() as s:
+        assert s.exec(select(FollowUp).where(FollowUp.due_at <= due, FollowUp.done_at.is_(None))).all() == []
+        assert s.exec(select(Pending).where(Pending.kind == "resolution")).one().id == resolution.id
+
+
+def test_a_failing_follow_up_never_blocks_the_others_and_is_given_up_after_its_tries(tmp_path):
+    first = simulate(tmp_path, [REPORT], db="fail.db")  # a reminder for bh3 falls due at 13:00
+    with first.app.db.session() as s:
+        broken = Pending(community="zhenghong", person="r_zhou", kind="clarify", payload="{broken",
+                         asked_at=when("03-02 09:00"),
+                         expires_at=when("03-02 09:30"))
+        s.add(broken)
+        s.flush()
+        s.add(FollowUp(kind="clarify_timeout", pending_id=broken.id, due_at=when("03-02 09:30")))
+    r = simulate(tmp_path, [tick("03-02 14:00")], db="fail.db")
+    assert r.code == 0
+    assert [m["at"][11:16] for m in r.to("bh3", "reminder")] == ["13:00"]
+    [row] = followups(r, "clarify_timeout")
+    assert row.errors == MAX_ERRORS and "JSONDecodeError" in row.last_error
+    assert row.done_at is not None and row.failed_at == row.done_at
+    # Tried at 09:30 and then after a backoff of 1, 2, 4 and 8 minutes: given up at 09:45, the admins told.
+    notices = r.events("followup_failed")
+    assert sorted(m["to"] for m in notices) == ["admin1", "admin2"]
+    assert {m["at"] for m in notices} == {at("03-02 09:45")}
+    assert all("楼号" in m["text"] and "人工" in m["text"] for m in notices)

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from jobs.sweep import LEASE, claim_due, next_due
 from storage.db import Database
 from storage.models import FollowUp
+from tests.support import database_url
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 def make_db(tmp_path, due_minutes):
-    db = Database(f"sqlite:///{tmp_path / 'sweep.db'}")
+    db = Database(database_url(tmp_path, "sweep.db"))
     db.create_all()
     with db.session() as s:
         for m in due_minutes:

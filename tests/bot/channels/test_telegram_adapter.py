@@ -34,6 +34,7 @@ from handlers.messages import Button, OutgoingMessage
 from storage.community import CommunityRegistry
 from storage.db import Database
 from storage.identities import ChatBindings, Identities
+from tests.support import database_url
 
 
 def _load_fake():
@@ -54,9 +55,9 @@ OTHER_GROUP = -1009999999999
 class StubApp:
     """What the adapter uses of ``LinliApp``: real storage, recording ``submit``/``notify_admins``."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_url: str) -> None:
         self.communities = CommunityRegistry.load([fk.COMMUNITY])
-        self.db = Database(f"sqlite:///{db_path}")
+        self.db = Database(db_url)
         self.db.create_all()
         self.identities = Identities(self.db, self.communities)
         self.bindings = ChatBindings(self.db, self.communities)
@@ -78,7 +79,7 @@ def fake():
 
 @pytest.fixture
 def stub(tmp_path):
-    app = StubApp(tmp_path / "linli.db")
+    app = StubApp(database_url(tmp_path, "linli.db"))
     yield app
     app.db.dispose()
 

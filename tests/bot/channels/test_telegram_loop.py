@@ -20,6 +20,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.clock import ManualClock
 from bot.config import Settings
 from storage.models import Outbox, Ticket
+from tests.support import database_url
 
 
 def _load_fake():
@@ -40,11 +41,11 @@ T0 = datetime.fromtimestamp(fk._START, UTC)  # 2026-03-02 09:00 in Shanghai: out
 class Harness:
     """One running Linli on a database file; ``restart()`` stops it and starts a fresh process on it."""
 
-    def __init__(self, fake, db_path: Path) -> None:
+    def __init__(self, fake, db_url: str) -> None:
         self.fake = fake
         self.clock = ManualClock(T0)
         self.settings = Settings(
-            database_url=f"sqlite:///{db_path}",
+            database_url=db_url,
             telegram_token=fk.TOKEN,
             telegram_base_url=fake.base_url,
             tick_seconds=3600,
@@ -116,7 +117,7 @@ def fake():
 
 @pytest.fixture
 async def linli(fake, tmp_path):
-    harness = Harness(fake, tmp_path / "linli.db")
+    harness = Harness(fake, database_url(tmp_path, "linli.db"))
     await harness.start()
     yield harness
     await harness.stop()
@@ -260,9 +261,9 @@ async def test_invite_link_then_private_commands(linli, fake):
 
 async def test_webhook_mode_from_settings(fake, tmp_path):
     port = fk.free_port()
-    harness = Harness(fake, tmp_path / "hook.db")
+    harness = Harness(fake, database_url(tmp_path, "hook.db"))
     harness.settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hook.db'}",
+        database_url=harness.settings.database_url,
         telegram_token=fk.TOKEN,
         telegram_base_url=fake.base_url,
         telegram_webhook_url=f"http://127.0.0.1:{port}/tg/hook",

@@ -15,6 +15,7 @@ from fakes.wechat_api import (
     fixture,
     oa_encrypted,
     oa_plain_query,
+    stamp,
     vector,
     wecom_encrypted,
     with_fields,
@@ -30,6 +31,7 @@ from bot.config import Settings
 from handlers.messages import IncomingMessage
 from storage.models import Outbox, Ticket
 from storage.wechat_state import WeChatQueued
+from tests.support import database_url
 
 OA = vector("wechat/official_oa_wxbizmsgcrypt_sample_vector.json")
 WORK = vector("wecom/official_wecom_callback_sample_vector.json")
@@ -43,7 +45,7 @@ async def env(tmp_path, monkeypatch, fake_api):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
     clock = ManualClock(START)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'linli.db'}", wechat_api_base=fake_api.base_url)
+    settings = Settings(database_url=database_url(tmp_path, "linli.db"), wechat_api_base=fake_api.base_url)
     app = LinliApp.build(settings=settings, community_paths=COMMUNITY_FILES, clock=clock)
     wechat = WeChatChannel.from_settings(settings, app.communities)
     wecom = WeComChannel.from_settings(settings, app.communities)
@@ -52,6 +54,7 @@ async def env(tmp_path, monkeypatch, fake_api):
         await channel.start(app)
     asgi = build_asgi_app(app, app.channels)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://linli.test") as client:
+        client.clock = clock  # callbacks are signed with the app's time
         yield app, clock, client, fake_api
     for channel in (wechat, wecom):
         await channel.stop()
@@ -60,7 +63,7 @@ async def env(tmp_path, monkeypatch, fake_api):
 
 async def resident_says(client, text: str, msg_id: str, openid: str = ZHAO):
     xml = with_fields(fixture("wechat/test_parse_text_message.xml"), FromUserName=openid, Content=text, MsgId=msg_id)
-    query, body = oa_encrypted(OA["token"], OA["encoding_aes_key"], OA["app_id"], xml)
+    query, body = oa_encrypted(OA["token"], OA["encoding_aes_key"], OA["app_id"], xml, stamp(client.clock.now()))
     return await client.post("/wechat/wxtest", params=query, content=body.encode())
 
 
@@ -116,10 +119,10 @@ async def test_forged_request_is_refused_and_its_msgid_still_works(env):
     app, _, client, api = env
     xml = with_fields(fixture("wechat/test_parse_text_message.xml"), FromUserName=ZHAO,
                       Content="3号楼2单元楼道灯不亮了", MsgId="6054768590064719050")
-    query, body = oa_encrypted(OA["token"], OA["encoding_aes_key"], OA["app_id"], xml)
+    query, body = oa_encrypted(OA["token"], OA["encoding_aes_key"], OA["app_id"], xml, stamp(client.clock.now()))
     forged = {**query, "msg_signature": "0" * 40}
     assert (await client.post("/wechat/wxtest", params=forged, content=body.encode())).status_code == 403
-    forged_token = oa_encrypted("guessed-token", OA["encoding_aes_key"], OA["app_id"], xml)
+    forged_token = oa_encrypted("guessed-token", OA["encoding_aes_key"], OA["app_id"], xml, stamp(client.clock.now()))
     assert (await client.post("/wechat/wxtest", params=forged_token[0], content=forged_token[1].encode())).status_code == 403
     assert tickets(app) == [] and api.calls == []
     assert (await client.post("/wechat/wxtest", params=query, content=body.encode())).status_code == 200
@@ -160,7 +163,7 @@ async def test_without_template_late_message_is_queued_and_admins_told(env):
     openid = "oPLAINRESIDENT0000000000001"
     xml = with_fields(fixture("wechat/test_parse_text_message.xml"), FromUserName=openid,
                       Content="1号楼楼道灯不亮了", MsgId="6054768590064719301")
-    r = await client.post("/wechat/wxplain", params=oa_plain_query("plaintoken"), content=xml.encode())
+    r = await client.post("/wechat/wxplain", params=oa_plain_query("plaintoken", stamp(clock.now())), content=xml.encode())
     assert r.status_code == 200
     [ticket] = [t for t in tickets(app) if t.community == "wxplain"]
     # wxplain has no WeCom: its building head reports done through another channel
@@ -185,7 +188,7 @@ async def test_without_template_late_message_is_queued_and_admins_told(env):
     # the resident writes again → the queued message goes out first thing
     clock.set(START + timedelta(hours=80))
     xml = with_fields(xml, Content="在吗", MsgId="6054768590064719302")
-    await client.post("/wechat/wxplain", params=oa_plain_query("plaintoken"), content=xml.encode())
+    await client.post("/wechat/wxplain", params=oa_plain_query("plaintoken", stamp(clock.now())), content=xml.encode())
     wechat = next(c for c in app.channels if c.name == "wechat")
     await wechat.submitter.drain()
     assert texts_to(api, openid).count(queued.text) == 2  # the 24 h one and now the queued 72 h one

@@ -7,6 +7,9 @@ so these tests pin the adapter, not the core's wording. End-to-end tests: test_w
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from fakes.wechat_api import (
@@ -16,12 +19,14 @@ from fakes.wechat_api import (
     oa_encrypted,
     oa_plain_query,
     sign,
+    stamp,
     vector,
     with_fields,
 )
 
 from bot.channels.web import build_asgi_app
 from bot.channels.wechat import IMAGE_REPLY, VOICE_REPLY, WeChatChannel
+from tests.support import database_url
 
 OA = vector("wechat/official_oa_wxbizmsgcrypt_sample_vector.json")
 TOKEN, AES, APPID = OA["token"], OA["encoding_aes_key"], OA["app_id"]
@@ -31,7 +36,7 @@ TOKEN, AES, APPID = OA["token"], OA["encoding_aes_key"], OA["app_id"]
 async def env(tmp_path, monkeypatch, fake_api):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    app = StubApp(f"sqlite:///{tmp_path / 'wx.db'}", fake_api.base_url)
+    app = StubApp(database_url(tmp_path, "wx.db"), fake_api.base_url)
     channel = WeChatChannel.from_settings(app.settings, app.communities)
     assert channel is not None
     await channel.start(app)
@@ -178,6 +183,7 @@ async def test_other_events_answer_success(env, name):
 async def test_official_sample_vector_decrypts_and_reaches_core(env):
     app, _, client = env
     d = OA["decrypt_message"]
+    app.time = datetime.fromtimestamp(int(d["timestamp"]), UTC)  # the vector was signed then
     params = {"timestamp": d["timestamp"], "nonce": d["nonce"], "encrypt_type": "aes",
               "msg_signature": d["msg_signature"]}
     r = await client.post("/wechat/wxtest", params=params, content=d["post_body"].encode())
@@ -190,6 +196,7 @@ async def test_official_sample_vector_decrypts_and_reaches_core(env):
 async def test_official_sample_vector_with_wrong_msg_signature_is_403(env):
     app, _, client = env
     d = OA["decrypt_message"]
+    app.time = datetime.fromtimestamp(int(d["timestamp"]), UTC)
     params = {"timestamp": d["timestamp"], "nonce": d["nonce"], "encrypt_type": "aes",
               "msg_signature": "0" * 40}
     r = await client.post("/wechat/wxtest", params=params, content=d["post_body"].encode())
@@ -236,6 +243,48 @@ async def test_same_msgid_three_times_reaches_core_once_and_answers_each(env):
         r = await post_plain(client, xml)
         assert r.status_code == 200 and r.text == "success"
     assert len(app.submitted) == 1
+
+
+async def test_a_replayed_old_or_future_timestamp_is_refused_in_plain_and_safe_mode(env):
+    app, _, client = env
+    xml = fixture("wechat/test_parse_text_message.xml")
+    for at in (datetime(2023, 5, 1, tzinfo=UTC), app.time - timedelta(minutes=6), app.time + timedelta(minutes=6)):
+        r = await client.post("/wechat/wxplain", params=oa_plain_query("plaintoken", stamp(at)), content=xml.encode())
+        assert r.status_code == 403
+        query, body = oa_encrypted(TOKEN, AES, APPID, xml, timestamp=stamp(at))
+        r = await client.post("/wechat/wxtest", params=query, content=body.encode())
+        assert r.status_code == 403
+    assert app.submitted == []
+    for path, params in (("/wechat/wxplain", {**oa_plain_query("plaintoken")}), ("/wechat/wxplain", {})):
+        params.pop("timestamp", None)  # no timestamp at all
+        r = await client.post(path, params=params, content=xml.encode())
+        assert r.status_code == 403
+    # Four minutes of clock skew are fine.
+    fresh = oa_plain_query("plaintoken", stamp(app.time - timedelta(minutes=4)))
+    assert (await client.post("/wechat/wxplain", params=fresh, content=xml.encode())).status_code == 200
+    assert len(app.submitted) == 1
+
+
+async def test_the_timestamp_window_is_configurable(env):
+    app, _, _ = env
+    from bot.config import Settings
+
+    settings = Settings(database_url=app.settings.database_url, wechat_callback_max_age=3600)
+    channel = WeChatChannel.from_settings(settings, app.communities)
+    assert channel.max_age == timedelta(hours=1)
+    assert WeChatChannel.from_settings(app.settings, app.communities).max_age == timedelta(minutes=5)
+
+
+async def test_a_text_without_msgid_is_handled_once(env):
+    app, _, client = env
+    xml = re.sub(r"<MsgId>.*?</MsgId>", "", fixture("wechat/test_parse_text_message.xml"))
+    for _ in range(2):  # WeChat's retry of the same message
+        r = await post_plain(client, xml)
+        assert r.status_code == 200 and r.text == "success"
+    assert len(app.submitted) == 1 and app.submitted[0].platform_id is not None
+    later = with_fields(xml, CreateTime="1348831861")  # another message of the same resident
+    assert (await post_plain(client, later)).status_code == 200
+    assert len(app.submitted) == 2
 
 
 async def test_bad_signature_403_and_msgid_still_usable(env):

@@ -4,6 +4,7 @@ tokens fetched from the configured API base, cached, refreshed, never logged."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -15,7 +16,8 @@ from bot.channels.base import DeliveryError, RecipientUnreachable
 from bot.channels.wechat import WeChatChannel, WeChatExtras
 from bot.channels.wechat_common import OAClient, WorkClient
 from handlers.messages import Button, OutgoingMessage
-from storage.wechat_state import WeChatQueued
+from storage.wechat_state import WeChatQueued, WeChatWindow
+from tests.support import database_url, fail_statements, updates
 
 ZHAO = "oZHAO0000000000000000000001"
 
@@ -24,7 +26,7 @@ ZHAO = "oZHAO0000000000000000000001"
 async def env(tmp_path, monkeypatch, fake_api):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    app = StubApp(f"sqlite:///{tmp_path / 'wx.db'}", fake_api.base_url)
+    app = StubApp(database_url(tmp_path, "wx.db"), fake_api.base_url)
     channel = WeChatChannel.from_settings(app.settings, app.communities)
     await channel.start(app)
     yield app, channel, fake_api
@@ -92,6 +94,21 @@ async def test_same_outbox_row_is_sent_once(env):
     await channel.send(msg)
     await channel.send(msg)
     assert len(api.sent("message/custom/send")) == 1
+
+
+async def test_a_failed_bookkeeping_write_after_the_send_never_sends_again(env):
+    app, channel, api = env
+    channel.touch("wxtest", ZHAO)
+    failed = fail_statements(app.db.engine, updates("wechat_window", "cs_sent"), times=1)  # "database is locked"
+    msg = out()
+    with contextlib.suppress(Exception):  # (the outbox would retry the row after any error)
+        await channel.send(msg)
+    await channel.send(msg)
+    assert len(failed) == 1 and len(api.sent("message/custom/send")) == 1
+    # The count is written later, once: the window's limit stays right.
+    await channel.send(out(text="第二条"))
+    with app.db.session() as s:
+        assert s.get(WeChatWindow, ("wxtest", ZHAO)).cs_sent == 2
 
 
 async def test_expired_token_is_refreshed_and_the_call_retried(env):

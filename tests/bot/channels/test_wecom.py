@@ -3,6 +3,7 @@ sample (fixtures/wecom/README.md), staff text commands, app messages to the fake
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bot.channels.base import RecipientUnreachable
 from bot.channels.web import build_asgi_app
 from bot.channels.wecom import NOT_TEXT_REPLY, WeComChannel
 from handlers.messages import OutgoingMessage
+from tests.support import database_url, fail_statements
 
 OFFICIAL = vector("wecom/official_wecom_callback_sample_vector.json")
 TOKEN, AES, CORP = OFFICIAL["token"], OFFICIAL["encoding_aes_key"], OFFICIAL["corp_id"]
@@ -23,7 +25,7 @@ WECHATPY = vector("wecom/wechatpy_tests_test_crypto_vectors.json")
 async def _env(tmp_path, monkeypatch, fake_api, paths=None):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    app = StubApp(f"sqlite:///{tmp_path / 'wecom.db'}", fake_api.base_url, paths)
+    app = StubApp(database_url(tmp_path, "wecom.db"), fake_api.base_url, paths)
     channel = WeComChannel.from_settings(app.settings, app.communities)
     await channel.start(app)
     return app, channel
@@ -207,6 +209,16 @@ async def test_task_goes_to_staff_as_a_text_app_message(env):
     [call] = api.sent("message/send")
     assert call.body["touser"] == "mycreate" and call.body["agentid"] == 218 and call.body["msgtype"] == "text"
     assert call.body["text"]["content"].startswith("新工单 #7")
+
+
+async def test_a_failed_delivery_record_after_the_send_never_sends_again(env):
+    app, channel, _, api = env
+    failed = fail_statements(app.db.engine, lambda sql: sql.lstrip().upper().startswith("INSERT INTO WECHAT_DELIVERY"))
+    msg = out()
+    with contextlib.suppress(Exception):  # (the outbox would retry the row after any error)
+        await channel.send(msg)
+    await channel.send(msg)
+    assert len(failed) == 1 and len(api.sent("message/send")) == 1
 
 
 async def test_textcard_when_a_ticket_url_is_configured(tmp_path, monkeypatch, fake_api):

@@ -24,6 +24,7 @@ import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -205,13 +206,25 @@ def sign(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 
-def oa_plain_query(token: str, timestamp: str = "1409735669", nonce: str = "1320562132") -> dict[str, str]:
+#: The time of :class:`StubApp`'s clock; callbacks are signed with it unless a test says otherwise
+#: (the adapter refuses a timestamp more than 5 minutes away from its clock).
+STUB_NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def stamp(at: datetime) -> str:
+    """A callback's ``timestamp`` parameter for the time ``at``."""
+    return str(int(at.timestamp()))
+
+
+def oa_plain_query(token: str, timestamp: str | None = None, nonce: str = "1320562132") -> dict[str, str]:
+    timestamp = timestamp or stamp(STUB_NOW)
     return {"signature": sign(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce, "openid": "x"}
 
 
-def oa_encrypted(token: str, aes_key: str, app_id: str, xml: str, timestamp: str = "1409735669",
+def oa_encrypted(token: str, aes_key: str, app_id: str, xml: str, timestamp: str | None = None,
                  nonce: str = "1320562132") -> tuple[dict[str, str], str]:
     """(query, body) of a safe-mode POST, encrypted the way WeChat does it (wechatpy's crypto)."""
+    timestamp = timestamp or stamp(STUB_NOW)
     from wechatpy.crypto import WeChatCrypto
 
     envelope = WeChatCrypto(token, aes_key, app_id).encrypt_message(xml, nonce, timestamp)
@@ -248,8 +261,6 @@ class StubApp:
     """
 
     def __init__(self, database_url: str, api_base: str, paths: list[Path] | None = None) -> None:
-        from datetime import UTC, datetime
-
         from bot.config import Settings
         from storage.community import CommunityRegistry
         from storage.db import Database
@@ -260,7 +271,7 @@ class StubApp:
         self.db = Database(database_url)
         self.db.create_all()
         self.identities = Identities(self.db, self.communities)
-        self.time = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        self.time = STUB_NOW
         self.clock = self
         self.submitted: list[Any] = []
         self.notices: list[tuple[str, str]] = []
