@@ -149,7 +149,7 @@ def answer_status(fx: Effects, msg: IncomingMessage, spec_for: SpecFor) -> bool:
 
 
 def reopen_after_close(fx: Effects, msg: IncomingMessage, spec_for: SpecFor, read: Callable[[str, str], str],
-                       same_topic: Callable[[str], bool]) -> bool:
+                       same_topic: Callable[[str], bool], locate: Locate) -> bool:
     """A reporter of a ticket closed in the last 72 h says it is not fixed: reopen that ticket (never a new one)."""
     ticket = fx.session.exec(
         select(Ticket)
@@ -161,6 +161,9 @@ def reopen_after_close(fx: Effects, msg: IncomingMessage, spec_for: SpecFor, rea
     ).first()
     if ticket is None or read(msg.text, ticket.intent) != "not_fixed" or not same_topic(ticket.intent):
         return False
+    building, _unit, _room = locate(msg.text)
+    if building and ticket.building and building != ticket.building:
+        return False  # "8号楼电梯又坏了" is a new report, not the closed ticket of building 3
     spec = spec_for(ticket.intent)
     if spec is None:
         return False

@@ -139,7 +139,7 @@ class Core:
         def same_topic(intent: str) -> bool:
             return c.intent in (intent, "none") or c.unsure
 
-        if reopen_after_close(fx, msg, self.spec_for, self.read_answer, same_topic):
+        if reopen_after_close(fx, msg, self.spec_for, self.read_answer, same_topic, self.locate):
             return Outcome("answer")
         if answer_status(fx, msg, self.spec_for):
             return Outcome("status")

@@ -226,3 +226,14 @@ def test_two_problems_for_two_people_open_two_linked_tickets_and_one_answer(tmp_
 def test_two_problems_for_the_same_person_stay_one_ticket(tmp_path):
     r = simulate(tmp_path, [msg("03-02 09:00", "r_zhao", "3号楼电梯又坏了，楼道灯也不亮")])
     assert len(r.tickets) == 1  # both go to the building head: one ticket, the text says both
+
+
+def test_not_fixed_about_another_building_after_a_close_is_a_new_report(tmp_path):
+    r = simulate(tmp_path, [
+        REPORT,
+        msg("03-02 10:00", "bh3", "/done 1", chat="private"),
+        msg("03-02 10:05", "r_zhao", "好了", chat="private"),
+        msg("03-02 20:00", "r_zhao", "5号楼1单元楼道灯又不亮了"),
+    ])
+    assert r.ticket(1)["status"] == "closed"
+    assert [(t["intent"], t["building"]) for t in r.tickets] == [("lighting", "3"), ("lighting", "5")]
