@@ -373,7 +373,6 @@ async def test_core_failure_answers_500_so_wechat_retries(env):
 
 async def test_slow_core_still_answers_within_budget(env):
     import asyncio
-    import time
 
     app, channel, client = env
     channel.submitter.budget = 0.2
@@ -386,8 +385,8 @@ async def test_slow_core_still_answers_within_budget(env):
         done.set()
 
     app.submit = slow
-    started = time.monotonic()
     r = await post_plain(client, fixture("wechat/test_parse_text_message.xml"))
-    assert r.status_code == 200 and r.text == "success" and time.monotonic() - started < 0.5
+    # answered within its budget: before the slow core finished
+    assert r.status_code == 200 and r.text == "success" and not done.is_set()
     await asyncio.wait_for(done.wait(), 2)
     assert len(app.submitted) == 1
