@@ -85,9 +85,9 @@ def classification_dict(id_: object, c) -> dict:
     }
 
 
-def run_classify(classifier, lines, out: TextIO) -> int:
-    """Classify JSON lines; a malformed line gets {"line": N, "error": ...} in its place. Returns the exit code."""
-    code = 0
+def read_requests(lines, out: TextIO, bad: list[int], check=None):
+    """The JSON-line objects with an ``id`` and a text ``text`` (``check`` may refuse more by raising ValueError);
+    a malformed line gets {"line": N, "error": ...} in ``out`` in its place and its number in ``bad``."""
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -97,16 +97,24 @@ def run_classify(classifier, lines, out: TextIO) -> int:
                 raise ValueError("not a JSON object")
             if "id" not in obj:
                 raise ValueError("missing 'id'")
-            text = obj.get("text")
-            if not isinstance(text, str):
+            if not isinstance(obj.get("text"), str):
                 raise ValueError("missing or non-text 'text'")
+            if check is not None:
+                check(obj)
         except ValueError as exc:
-            code = 1
+            bad.append(n)
             out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
             continue
-        out.write(json.dumps(classification_dict(obj["id"], classifier.classify(text)), ensure_ascii=False) + "\n")
+        yield obj
+
+
+def run_classify(classifier, lines, out: TextIO) -> int:
+    """Classify JSON lines; a malformed line gets {"line": N, "error": ...} in its place. Returns the exit code."""
+    bad: list[int] = []
+    for obj in read_requests(lines, out, bad):
+        out.write(json.dumps(classification_dict(obj["id"], classifier.classify(obj["text"])), ensure_ascii=False) + "\n")
     out.flush()
-    return code
+    return 1 if bad else 0
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -140,34 +148,21 @@ def run_answers(reader, lines, out: TextIO, report=None) -> int:
     """Read answers from JSON lines; a malformed line gets {"line": N, "error": ...}. Returns the exit code."""
     from .answer_reader import ANSWERS
 
-    code = 0
-    for n, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-            if not isinstance(obj, dict):
-                raise ValueError("not a JSON object")
-            if "id" not in obj:
-                raise ValueError("missing 'id'")
-            text, intent = obj.get("text"), obj.get("intent")
-            if not isinstance(text, str):
-                raise ValueError("missing or non-text 'text'")
-            if intent is not None and not isinstance(intent, str):
-                raise ValueError("'intent' must be a text or null")
-            label = obj.get("answer")
-            if report is not None and label not in ANSWERS:
-                raise ValueError(f"'answer' must be one of {', '.join(ANSWERS)} for --report")
-        except ValueError as exc:
-            code = 1
-            out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
-            continue
-        r = reader.read(text, intent)
+    def check(obj: dict) -> None:
+        intent = obj.get("intent")
+        if intent is not None and not isinstance(intent, str):
+            raise ValueError("'intent' must be a text or null")
+        if report is not None and obj.get("answer") not in ANSWERS:
+            raise ValueError(f"'answer' must be one of {', '.join(ANSWERS)} for --report")
+
+    bad: list[int] = []
+    for obj in read_requests(lines, out, bad, check):
+        r = reader.read(obj["text"], obj.get("intent"))
         out.write(json.dumps({"id": obj["id"], "answer": r.answer, "why": r.why}, ensure_ascii=False) + "\n")
         if report is not None:
-            report.add(str(obj["id"]), text, label, r.answer)
+            report.add(str(obj["id"]), obj["text"], obj["answer"], r.answer)
     out.flush()
-    return code
+    return 1 if bad else 0
 
 
 def cmd_answers(args: argparse.Namespace) -> int:
